@@ -1,0 +1,1 @@
+revunet_area(bench DEPS revunet_nn)

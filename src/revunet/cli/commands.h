@@ -1,0 +1,9 @@
+// The `revunet` subcommands. Each takes argv from the subcommand's name on and returns the exit
+// code; user errors are thrown as revunet::Error and reported by main() in one line.
+#pragma once
+
+namespace revunet::cli {
+
+int bench_command(int argc, const char* const* argv);
+
+}  // namespace revunet::cli

@@ -1,0 +1,1 @@
+revunet_area(core)

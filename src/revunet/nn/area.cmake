@@ -1,0 +1,1 @@
+revunet_area(nn DEPS revunet_rev)

@@ -1,0 +1,1 @@
+revunet_area(rev DEPS revunet_core)
