@@ -22,6 +22,8 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"bench", "measure memory and speed (bench stack: one reversible stack in three modes)",
        revunet::cli::bench_command},
+      {"synth", "write synthetic BraTS-like cases", revunet::cli::synth_command},
+      {"dataset", "check a BraTS folder, k-fold split", revunet::cli::dataset_command},
   };
   return table;
 }
