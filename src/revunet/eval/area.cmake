@@ -1,0 +1,1 @@
+revunet_area(eval DEPS revunet_core)
