@@ -1,0 +1,1 @@
+revunet_area(infer DEPS revunet_core)
