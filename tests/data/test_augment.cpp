@@ -73,7 +73,8 @@ TEST(Augmenter, TargetStaysAlignedWithTheImageUnderRotationScalingAndFlips) {
 TEST(Augmenter, RotationIsRigidAndScalingZoomsOnNonCubicPatches) {
   const Augmenter augmenter(AugmentOptions::none(), 0);
   for (double zoom : {1.0, 1.2}) {
-    AugmentDraw d = augmenter.draw(*std::make_unique<std::mt19937_64>(1), 4);
+    std::mt19937_64 engine(1);
+    AugmentDraw d = augmenter.draw(engine, 4);
     d.rotate = true;
     d.angles_degrees = {10, -12, 14};
     d.scale = zoom != 1.0;

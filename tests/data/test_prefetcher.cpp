@@ -74,6 +74,32 @@ TEST(BatchPrefetcher, GivesTheSamplerSequenceWhateverTheThreadCount) {
   }
 }
 
+TEST(BatchPrefetcher, TrainingBatchesAreSampledThenAugmentedPerIndex) {
+  auto c = std::make_shared<PreprocessedCase>();
+  torch::manual_seed(1);
+  c->image = torch::rand({4, 10, 10, 10}) + 1;
+  c->regions = torch::zeros({3, 10, 10, 10}, torch::kUInt8);
+  c->regions.slice(1, 2, 5).fill_(1);
+  PatchSamplerOptions so;
+  so.patch = {8, 8, 8};
+  const PatchSampler sampler({c}, so);
+  AugmentOptions ao;
+  ao.rotation_probability = 0.5;
+  const Augmenter augmenter(ao, 9);
+  PrefetchOptions o;
+  o.threads = 2;
+  o.first_index = 4;
+  BatchPrefetcher prefetcher(training_batches(sampler, &augmenter), o);
+  for (uint64_t i = 4; i < 10; ++i) {
+    const Batch expected = augmenter.apply_at(sampler.batch_at(i), i);
+    const Batch got = prefetcher.next();
+    EXPECT_TRUE(torch::equal(got.image, expected.image)) << "batch " << i;
+    EXPECT_TRUE(torch::equal(got.target, expected.target)) << "batch " << i;
+  }
+  const Batch plain = training_batches(sampler, nullptr)(3);
+  EXPECT_TRUE(torch::equal(plain.image, sampler.batch_at(3).image));
+}
+
 TEST(BatchPrefetcher, StartsAtTheFirstIndexWhenResuming) {
   PrefetchOptions o;
   o.first_index = 7;

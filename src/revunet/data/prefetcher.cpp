@@ -7,6 +7,14 @@
 
 namespace revunet::data {
 
+std::function<Batch(uint64_t)> training_batches(const PatchSampler& sampler,
+                                                const Augmenter* augmenter) {
+  return [&sampler, augmenter](uint64_t index) {
+    Batch batch = sampler.batch_at(index);
+    return augmenter ? augmenter->apply_at(std::move(batch), index) : batch;
+  };
+}
+
 BatchPrefetcher::BatchPrefetcher(std::function<Batch(uint64_t)> make, PrefetchOptions options)
     : make_(std::move(make)), options_(options) {
   TORCH_CHECK(make_, "BatchPrefetcher needs a producer function");

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "revunet/data/augment.h"
 #include "revunet/data/patch_sampler.h"
 
 namespace revunet::data {
@@ -27,6 +28,14 @@ struct PrefetchOptions {
   uint64_t first_index = 0;
 };
 
+// Batch i = augmenter->apply_at(sampler.batch_at(i), i) (no augmentation if `augmenter` is null):
+// thread-safe and a function of i alone, so any number of prefetch threads gives the same
+// sequence, and resuming at batch i needs only i. Both objects must outlive the function.
+std::function<Batch(uint64_t)> training_batches(const PatchSampler& sampler,
+                                                const Augmenter* augmenter);
+
+// Producer threads run without autograd and with LibTorch's process-wide intra-op thread count
+// (at::init_num_threads), as LibTorch's own worker threads do.
 class BatchPrefetcher {
  public:
   // Batch `i` is make(i); make must be safe to call from several threads at once if
