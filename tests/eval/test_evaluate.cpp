@@ -21,39 +21,39 @@ torch::Tensor labels_2021() {
   return l;
 }
 
-TEST(RegionsFromLabels, BuildsWholeTumourCoreAndEnhancingForBothConventions) {
-  const torch::Tensor l21 = labels_2021();
-  const torch::Tensor r21 = regions_from_labels(l21, brats2021_region_labels());
-  ASSERT_EQ(r21.sizes(), (std::vector<int64_t>{3, 10, 10, 10}));
-  EXPECT_EQ(r21[0].sum().item<int64_t>(), 512);
-  EXPECT_EQ(r21[1].sum().item<int64_t>(), 64);
-  EXPECT_EQ(r21[2].sum().item<int64_t>(), 64 - 8);
-
-  // The same tumour with 2023 labels (ET = 3) gives the same regions.
-  const torch::Tensor l23 = torch::where(l21 == 4, torch::full_like(l21, 3), l21);
-  EXPECT_TRUE(torch::equal(regions_from_labels(l23, brats2023_region_labels()), r21));
-  // Reading 2023 labels with the 2021 table loses ET, as it should.
-  EXPECT_EQ(regions_from_labels(l23, brats2021_region_labels())[2].sum().item<int64_t>(), 0);
-}
-
-TEST(RegionsFromLabels, AcceptsIntegerValuedFloatLabelsAndRejectsOthers) {
-  const torch::Tensor f = labels_2021().to(torch::kFloat32);
-  EXPECT_TRUE(torch::equal(regions_from_labels(f, brats2021_region_labels()),
-                           regions_from_labels(labels_2021(), brats2021_region_labels())));
-  EXPECT_THROW(regions_from_labels(f + 0.5, brats2021_region_labels()), c10::Error);
-  EXPECT_THROW(regions_from_labels(f[0], brats2021_region_labels()), c10::Error);
+TEST(ScoreLabels, GivesTheSameScoresForTheSameTumourInBothConventions) {
+  const torch::Tensor ref21 = labels_2021();
+  // Shrink the prediction's enhancing ring to necrosis on one side.
+  torch::Tensor pred21 = ref21.clone();
+  pred21.narrow(0, 3, 1).masked_fill_(pred21.narrow(0, 3, 1) == 4, 1);
+  auto to_2023 = [](const torch::Tensor& l) {
+    return torch::where(l == 4, torch::full_like(l, 3), l);
+  };
+  const std::array<double, 3> spacing = {1.0, 1.5, 2.0};
+  const CaseScores s21 =
+      score_labels("a", pred21, ref21, data::LabelConvention::kBraTS2021, spacing);
+  const CaseScores s23 = score_labels("a", to_2023(pred21), to_2023(ref21),
+                                      data::LabelConvention::kBraTS2023, spacing);
+  for (int r = 0; r < kRegionCount; ++r) {
+    EXPECT_EQ(s21.regions[r].dice, s23.regions[r].dice) << r;
+    EXPECT_EQ(s21.regions[r].hd95, s23.regions[r].hd95) << r;
+  }
+  EXPECT_EQ(s21.regions[0].dice, 1.0);
+  EXPECT_EQ(s21.regions[1].dice, 1.0);
+  EXPECT_DOUBLE_EQ(s21.regions[2].dice, 2.0 * 40 / (40 + 56));  // 16 of 56 ET voxels lost
+  EXPECT_DOUBLE_EQ(s21.regions[2].sensitivity, 40.0 / 56);
 }
 
 TEST(ScoreLabels, ScoresAPerfectPredictionAndAMissingEnhancingTumour) {
   const torch::Tensor ref = labels_2021();
-  const CaseScores same = score_labels("a", ref, ref, brats2021_region_labels(), {1, 1, 1});
+  const CaseScores same = score_labels("a", ref, ref, data::LabelConvention::kBraTS2021, {1, 1, 1});
   for (const auto& r : same.regions) {
     EXPECT_EQ(r.dice, 1.0);
     EXPECT_EQ(r.hd95, 0.0);
   }
   // Predict the enhancing ring as necrosis: WT and TC stay perfect, ET is missed entirely.
   const torch::Tensor pred = torch::where(ref == 4, torch::ones_like(ref), ref);
-  const CaseScores s = score_labels("b", pred, ref, brats2021_region_labels(), {1, 1, 1});
+  const CaseScores s = score_labels("b", pred, ref, data::LabelConvention::kBraTS2021, {1, 1, 1});
   EXPECT_EQ(s.id, "b");
   EXPECT_EQ(s.regions[0].dice, 1.0);
   EXPECT_EQ(s.regions[1].dice, 1.0);

@@ -1,1 +1,1 @@
-revunet_area(eval DEPS revunet_core)
+revunet_area(eval DEPS revunet_data)

@@ -11,28 +11,6 @@
 
 namespace revunet::eval {
 
-RegionLabels brats2021_region_labels() {
-  return {{{{1, 2, 4}, {1, 4}, {4}}}};
-}
-RegionLabels brats2023_region_labels() {
-  return {{{{1, 2, 3}, {1, 3}, {3}}}};
-}
-
-torch::Tensor regions_from_labels(const torch::Tensor& labels, const RegionLabels& table) {
-  TORCH_CHECK(labels.dim() == 3, "regions_from_labels: expected a {X, Y, Z} label map, got ",
-              labels.sizes());
-  TORCH_CHECK(!labels.is_floating_point() || labels.eq(labels.round()).all().item<bool>(),
-              "regions_from_labels: the label map holds non-integer values");
-  const torch::Tensor l = labels.to(torch::kCPU).to(torch::kInt64);
-  std::vector<torch::Tensor> regions;
-  for (const auto& values : table.labels) {
-    torch::Tensor r = torch::zeros(l.sizes(), torch::kBool);
-    for (int64_t v : values) r.logical_or_(l.eq(v));
-    regions.push_back(r);
-  }
-  return torch::stack(regions);
-}
-
 CaseScores score_case(const std::string& id, const torch::Tensor& pred_regions,
                       const torch::Tensor& ref_regions, const std::array<double, 3>& spacing) {
   TORCH_CHECK(pred_regions.dim() == 4 && pred_regions.size(0) == kRegionCount, "score_case(", id,
@@ -48,11 +26,19 @@ CaseScores score_case(const std::string& id, const torch::Tensor& pred_regions,
 }
 
 CaseScores score_labels(const std::string& id, const torch::Tensor& pred_labels,
-                        const torch::Tensor& ref_labels, const RegionLabels& table,
+                        const torch::Tensor& ref_labels, data::LabelConvention convention,
                         const std::array<double, 3>& spacing) {
-  return score_case(id, regions_from_labels(pred_labels, table),
-                    regions_from_labels(ref_labels, table), spacing);
+  return score_case(id, data::labels_to_regions(pred_labels, convention) > 0.5,
+                    data::labels_to_regions(ref_labels, convention) > 0.5, spacing);
 }
+
+namespace {
+
+std::string region_name(int r) {
+  return data::region_name(static_cast<data::Region>(r));
+}
+
+}  // namespace
 
 double metric_value(const RegionScores& s, int metric) {
   switch (metric) {
@@ -105,7 +91,7 @@ std::string cases_csv(const std::vector<CaseScores>& cases) {
   std::ostringstream out;
   out << "id";
   for (int m = 0; m < kMetricCount; ++m) {
-    for (int r = 0; r < kRegionCount; ++r) out << ',' << kMetricNames[m] << '_' << kRegionNames[r];
+    for (int r = 0; r < kRegionCount; ++r) out << ',' << kMetricNames[m] << '_' << region_name(r);
   }
   out << '\n' << std::setprecision(10);
   for (const auto& c : cases) {
@@ -127,7 +113,7 @@ nlohmann::json summary_json(const Summary& summary) {
       metrics[kMetricNames[m]] = {
           {"mean", s.mean}, {"median", s.median}, {"std", s.std}, {"count", s.count}};
     }
-    regions[kRegionNames[r]] = metrics;
+    regions[region_name(r)] = metrics;
   }
   return {{"cases", summary.cases}, {"regions", regions}};
 }

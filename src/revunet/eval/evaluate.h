@@ -9,25 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "revunet/data/brats.h"
+#include "revunet/data/regions.h"
 #include "revunet/eval/metrics.h"
 
 namespace revunet::eval {
 
-// Regions in the project's order (docs/architecture.md): WT, TC, ET.
-constexpr int kRegionCount = 3;
-constexpr std::array<const char*, kRegionCount> kRegionNames = {"WT", "TC", "ET"};
-
-// Which label values make up each region, WT, TC, ET.
-struct RegionLabels {
-  std::array<std::vector<int64_t>, kRegionCount> labels;
-};
-// BraTS 2018-2021: 1 NCR, 2 ED, 4 ET. WT = {1, 2, 4}, TC = {1, 4}, ET = {4}.
-RegionLabels brats2021_region_labels();
-// BraTS 2023+: 1 NCR, 2 SNFH, 3 ET. WT = {1, 2, 3}, TC = {1, 3}, ET = {3}.
-RegionLabels brats2023_region_labels();
-
-// Integer label map {X, Y, Z} -> bool regions {3, X, Y, Z} (WT, TC, ET).
-torch::Tensor regions_from_labels(const torch::Tensor& labels, const RegionLabels& table);
+constexpr int kRegionCount = data::kNumRegions;  // WT, TC, ET (data::Region order)
 
 struct CaseScores {
   std::string id;
@@ -38,9 +26,10 @@ struct CaseScores {
 CaseScores score_case(const std::string& id, const torch::Tensor& pred_regions,
                       const torch::Tensor& ref_regions, const std::array<double, 3>& spacing);
 
-// Scores two label maps {X, Y, Z} in the same convention.
+// Scores two integer label maps {X, Y, Z} in the same convention (regions by
+// data::labels_to_regions).
 CaseScores score_labels(const std::string& id, const torch::Tensor& pred_labels,
-                        const torch::Tensor& ref_labels, const RegionLabels& table,
+                        const torch::Tensor& ref_labels, data::LabelConvention convention,
                         const std::array<double, 3>& spacing);
 
 // The four metrics, in the order of the CSV columns.
