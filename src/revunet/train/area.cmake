@@ -1,0 +1,1 @@
+revunet_area(train DEPS revunet_nn LIBS ZLIB::ZLIB)
