@@ -1,1 +1,1 @@
-revunet_area(core)
+revunet_area(core LIBS ZLIB::ZLIB)
