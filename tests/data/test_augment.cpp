@@ -95,6 +95,23 @@ TEST(Augmenter, RotationIsRigidAndScalingZoomsOnNonCubicPatches) {
   }
 }
 
+TEST(Augmenter, AugmentsOnTheBatchDeviceKeepingAlignment) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "needs a CUDA device";
+  AugmentOptions o = AugmentOptions::none();
+  o.flip_probability = {0.5, 0.5, 0.5};
+  o.rotation_probability = 1;
+  o.scale_probability = 1;
+  Augmenter augmenter(o, 2);
+  Batch in = coordinate_batch(2);
+  in.image = in.image.cuda();
+  in.target = in.target.cuda();
+  Batch out = augmenter.apply(in);
+  ASSERT_TRUE(out.image.is_cuda());
+  out.image = out.image.cpu();
+  out.target = out.target.cpu();
+  EXPECT_GT(expect_aligned(out), out.target.numel() / 3 / 4);
+}
+
 TEST(Augmenter, FlipsAreExact) {
   for (int axis = 0; axis < 3; ++axis) {
     AugmentOptions o = AugmentOptions::none();

@@ -134,7 +134,7 @@ void Augmenter::apply_draw(const AugmentDraw& d, torch::Tensor* image,
       }
     }
     const torch::Tensor grid =
-        F::affine_grid(theta.to(torch::kFloat), {1, channels, p[0], p[1], p[2]},
+        F::affine_grid(theta.to(image->options()), {1, channels, p[0], p[1], p[2]},
                        /*align_corners=*/false);
     *image = F::grid_sample(image->unsqueeze(0), grid,
                             F::GridSampleFuncOptions()
@@ -171,8 +171,8 @@ void Augmenter::apply_draw(const AugmentDraw& d, torch::Tensor* image,
     if (!mask.any().item<bool>()) continue;
     if (d.intensity_scale) x.mul_(d.channel_scale[c]);
     if (d.intensity_shift) {
-      const double std = x.masked_select(mask).to(torch::kDouble).std(false).item<double>();
-      x.add_(mask.to(x.scalar_type()) * (d.channel_shift[c] * std));
+      const double sd = x.masked_select(mask).to(torch::kDouble).std(false).item<double>();
+      x.add_(mask.to(x.scalar_type()) * (d.channel_shift[c] * sd));
     }
     if (d.gamma) {
       const torch::Tensor values = x.masked_select(mask);

@@ -1,7 +1,7 @@
 // An on-disk cache of preprocessed cases, one file per case, so training decompresses and
 // preprocesses each NIfTI case once rather than every epoch.
 //
-// File format (version 1, little-endian):
+// File format (version 1, native byte order, checked by a tag on reading):
 //   "RVUNCASE" | u32 version | u32 byte-order tag 0x01020304 | u64 header length | header |
 //   tensor data (image, then regions if present) | u32 crc32 of everything before it
 // The header holds the id, the caller's key (e.g. source sizes and mtimes), the crop box, the

@@ -102,11 +102,11 @@ torch::Tensor zscore_nonzero(const torch::Tensor& image) {
     const torch::Tensor values = x.masked_select(mask).to(torch::kDouble);
     if (values.numel() == 0) continue;
     const double mean = values.mean().item<double>();
-    const double std = (values - mean).square().mean().sqrt().item<double>();
+    const double sd = (values - mean).square().mean().sqrt().item<double>();
     // A constant modality has std 0: its voxels all equal the mean, so they map to 0.
-    const double scale = std > 1e-8 ? 1.0 / std : 0.0;
-    out[c].copy_(torch::where(mask, (x.to(torch::kDouble) - mean) * scale,
-                              torch::zeros({}, x.options().dtype(torch::kDouble))));
+    const double scale = sd > 1e-8 ? 1.0 / sd : 0.0;
+    // Float arithmetic for the volume (double only for the statistics): this runs per case.
+    out[c].copy_(x).sub_(mean).mul_(scale).masked_fill_(mask.logical_not(), 0);
   }
   return out;
 }
