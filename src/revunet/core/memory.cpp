@@ -4,6 +4,7 @@
 #include <c10/util/Exception.h>
 
 #include <atomic>
+#include <cstring>
 #include <mutex>
 
 #include "revunet/core/compat.h"
@@ -21,17 +22,19 @@ void raise_peak(int64_t candidate) {
   }
 }
 
-// What travels with each tracked allocation: the wrapped allocator's DataPtr (freed with us) and
-// the size to subtract.
-struct Tracked {
-  c10::DataPtr inner;
-  int64_t bytes;
-};
+// Each tracked block is the wrapped allocator's raw block with a small header in front that
+// records the size. The DataPtr's context is the data pointer itself, as raw_allocate() (used by
+// some CPU kernels, e.g. oneDNN reorders) requires; the header keeps the deleter lock-free.
+constexpr size_t kHeader = 64;  // keeps the 64-byte alignment of the default CPU allocator
+c10::DeleterFnPtr g_inner_raw_deleter = nullptr;
 
-void delete_tracked(void* context) {
-  auto* tracked = static_cast<Tracked*>(context);
-  g_current.fetch_sub(tracked->bytes, std::memory_order_relaxed);
-  delete tracked;  // frees the wrapped allocation through its own deleter
+void delete_tracked(void* data) {
+  if (data == nullptr) return;
+  char* base = static_cast<char*>(data) - kHeader;
+  int64_t bytes = 0;
+  std::memcpy(&bytes, base, sizeof(bytes));
+  g_current.fetch_sub(bytes, std::memory_order_relaxed);
+  g_inner_raw_deleter(base);
 }
 
 class TrackingAllocator final : public c10::Allocator {
@@ -39,13 +42,15 @@ class TrackingAllocator final : public c10::Allocator {
   explicit TrackingAllocator(c10::Allocator* inner) : inner_(inner) {}
 
   c10::DataPtr allocate(size_t n) REVUNET_ALLOCATE_CONST override {
-    c10::DataPtr inner = inner_->allocate(n);
-    void* data = inner.get();
-    const c10::Device device = inner.device();
-    auto* tracked = new Tracked{std::move(inner), static_cast<int64_t>(n)};
-    raise_peak(g_current.fetch_add(tracked->bytes, std::memory_order_relaxed) + tracked->bytes);
-    return c10::DataPtr(data, tracked, &delete_tracked, device);
+    char* base = static_cast<char*>(inner_->raw_allocate(n + kHeader));
+    const auto bytes = static_cast<int64_t>(n);
+    std::memcpy(base, &bytes, sizeof(bytes));
+    raise_peak(g_current.fetch_add(bytes, std::memory_order_relaxed) + bytes);
+    char* data = base + kHeader;
+    return c10::DataPtr(data, data, &delete_tracked, c10::Device(c10::kCPU));
   }
+
+  c10::DeleterFnPtr raw_deleter() const override { return &delete_tracked; }
 
   REVUNET_ALLOCATOR_COPY_DATA
 
@@ -61,7 +66,11 @@ std::atomic<bool> g_installed{false};
 void CpuMemoryTracker::install() {
   std::call_once(g_install_once, [] {
     // Never destroyed: tensors allocated through it may be freed during static destruction.
-    static auto* tracker = new TrackingAllocator(c10::GetCPUAllocator());
+    c10::Allocator* inner = c10::GetCPUAllocator();
+    g_inner_raw_deleter = inner->raw_deleter();
+    TORCH_CHECK(g_inner_raw_deleter != nullptr,
+                "CpuMemoryTracker: the CPU allocator has no raw deleter; cannot wrap it");
+    static auto* tracker = new TrackingAllocator(inner);
     c10::SetCPUAllocator(tracker, /*priority=*/100);
     g_installed = true;
   });

@@ -18,6 +18,19 @@ using torch::autograd::variable_list;
 
 std::vector<at::Tensor> parameters_of(const CouplingFunction& fn) { return fn->parameters(); }
 
+// a + b (b may be undefined), written into `out` when `out` is defined.
+at::Tensor add_maybe_into(at::Tensor out, const at::Tensor& a, const at::Tensor& b) {
+  if (!out.defined()) return b.defined() ? a + b : a;
+  return b.defined() ? at::add_out(out, a, b) : out.copy_(a);
+}
+
+// A tensor shaped like the two halves joined along the channels (for allocation only).
+at::Tensor state_full_like(const Halves& h) {
+  auto sizes = h.first.sizes().vec();
+  sizes[1] += h.second.size(1);
+  return at::empty(sizes, h.first.options());
+}
+
 // Everything backward needs that is not a gradient: the couplings, the output held as a detached
 // alias (an alias of the returned tensor would make a reference cycle through its grad_fn), the
 // output's version when forward ended, and the forward's autocast state.
@@ -67,8 +80,16 @@ struct ReversibleFunction : public torch::autograd::Function<ReversibleFunction>
     std::vector<std::vector<at::Tensor>> g_grads(state->couplings.size());
 
     compat::AutocastGuard replay(state->autocast);
-    for (size_t i = state->couplings.size(); i-- > 0;) {
+    // The first block's output and output gradient belong to the caller and the engine; every
+    // later carry (a rebuilt input) is ours and is updated in place to keep the peak low.
+    bool own_carry = false;
+    at::Tensor dx;  // the stack's input gradient, written in halves at the first block
+    const size_t n = state->couplings.size();
+    for (size_t i = n; i-- > 0;) {
       auto& c = state->couplings[i];
+      const bool first_block = i == 0;
+      if (first_block) dx = state_full_like(y);
+
       // G once: its value rebuilds x2, its graph gives dL/dy1 (through G) and G's gradients.
       auto y1 = y.first.detach().requires_grad_(true);
       at::Tensor gy1;
@@ -76,15 +97,20 @@ struct ReversibleFunction : public torch::autograd::Function<ReversibleFunction>
         torch::autograd::AutoGradMode grad_on(true);
         gy1 = c->apply_g(y1);
       }
-      at::Tensor x2 = y.second - gy1.detach();
       std::vector<at::Tensor> g_inputs{y1};
       auto g_params = parameters_of(c->g());
       g_inputs.insert(g_inputs.end(), g_params.begin(), g_params.end());
       auto g_result = detail::grad_of({gy1}, g_inputs, {dy.second});
-      gy1 = at::Tensor();
-      at::Tensor dy1_total = dy.first;
-      detail::accumulate(dy1_total, g_result[0]);
       g_grads[i].assign(g_result.begin() + 1, g_result.end());
+      gy1 = gy1.detach();
+      at::Tensor x2 = own_carry ? y.second.sub_(gy1) : y.second - gy1;
+      gy1 = at::Tensor();
+      y.second = at::Tensor();
+      at::Tensor dy1_total = add_maybe_into(first_block ? dx.narrow(1, 0, dy.first.size(1))
+                                                        : at::Tensor(),
+                                            dy.first, g_result[0]);
+      g_result.clear();
+      dy.first = at::Tensor();
 
       // F once: its value rebuilds x1, its graph gives dL/dx2 (through F) and F's gradients.
       auto x2_leaf = x2.detach().requires_grad_(true);
@@ -93,21 +119,28 @@ struct ReversibleFunction : public torch::autograd::Function<ReversibleFunction>
         torch::autograd::AutoGradMode grad_on(true);
         fx2 = c->apply_f(x2_leaf);
       }
-      at::Tensor x1 = y.first - fx2.detach();
       std::vector<at::Tensor> f_inputs{x2_leaf};
       auto f_params = parameters_of(c->f());
       f_inputs.insert(f_inputs.end(), f_params.begin(), f_params.end());
       auto f_result = detail::grad_of({fx2}, f_inputs, {dy1_total});
-      fx2 = at::Tensor();
-      at::Tensor dx2 = dy.second;
-      detail::accumulate(dx2, f_result[0]);
       f_grads[i].assign(f_result.begin() + 1, f_result.end());
+      fx2 = fx2.detach();
+      // The first block's input is not needed by anyone: skip rebuilding x1 there.
+      at::Tensor x1;
+      if (!first_block) x1 = own_carry ? y.first.sub_(fx2) : y.first - fx2;
+      fx2 = at::Tensor();
+      y.first = at::Tensor();
+      at::Tensor dx2 = add_maybe_into(
+          first_block ? dx.narrow(1, dy1_total.size(1), dy.second.size(1)) : at::Tensor(),
+          dy.second, f_result[0]);
+      f_result.clear();
 
       y = {x1, x2};
       dy = {dy1_total, dx2};
+      own_carry = true;
     }
 
-    variable_list result{join_channels(dy), at::Tensor()};  // x, state
+    variable_list result{dx, at::Tensor()};  // x, state
     for (size_t i = 0; i < state->couplings.size(); ++i) {
       result.insert(result.end(), f_grads[i].begin(), f_grads[i].end());
       result.insert(result.end(), g_grads[i].begin(), g_grads[i].end());
