@@ -73,6 +73,8 @@ TEST_F(EvaluateFolder, PairsBothPredictionNamesAndScoresEachCase) {
   const FolderEvaluation e =
       evaluate_folder(options(), [&](const CaseScores& c) { seen.push_back(c.id); });
   EXPECT_EQ(seen, (std::vector<std::string>{"BraTS2021_00001", "BraTS2021_00002"}));
+  ASSERT_EQ(e.pairs.size(), 2u);
+  EXPECT_EQ(e.pairs[0].id, "BraTS2021_00001");
   for (const auto& r : e.cases[0].regions) EXPECT_EQ(r.dice, 1.0);
   // One voxel shift along x: WT Dice 2 * 7 / 16, HD95 1 mm.
   EXPECT_DOUBLE_EQ(e.cases[1].regions[0].dice, 2.0 * 7 / 16);

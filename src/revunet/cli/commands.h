@@ -7,5 +7,6 @@ namespace revunet::cli {
 int bench_command(int argc, const char* const* argv);
 int synth_command(int argc, const char* const* argv);
 int dataset_command(int argc, const char* const* argv);
+int evaluate_command(int argc, const char* const* argv);
 
 }  // namespace revunet::cli

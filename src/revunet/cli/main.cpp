@@ -24,6 +24,7 @@ const std::vector<Command>& commands() {
        revunet::cli::bench_command},
       {"synth", "write synthetic BraTS-like cases", revunet::cli::synth_command},
       {"dataset", "check a BraTS folder, k-fold split", revunet::cli::dataset_command},
+      {"evaluate", "Dice, HD95, ... of label maps vs BraTS cases", revunet::cli::evaluate_command},
   };
   return table;
 }

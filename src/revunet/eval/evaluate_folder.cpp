@@ -141,7 +141,8 @@ CaseScores score_pair(const CasePair& pair) {
 FolderEvaluation evaluate_folder(const FolderOptions& options,
                                  const std::function<void(const CaseScores&)>& on_case) {
   FolderEvaluation out;
-  for (const CasePair& pair : pair_cases(options)) {
+  out.pairs = pair_cases(options);
+  for (const CasePair& pair : out.pairs) {
     out.cases.push_back(score_pair(pair));
     if (on_case) on_case(out.cases.back());
   }

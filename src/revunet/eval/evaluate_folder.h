@@ -45,6 +45,7 @@ torch::Tensor read_label_map(const std::string& path, data::LabelConvention conv
 CaseScores score_pair(const CasePair& pair);
 
 struct FolderEvaluation {
+  std::vector<CasePair> pairs;  // what was scored, in the order of `cases`
   std::vector<CaseScores> cases;
   Summary summary;
 };

@@ -1,0 +1,86 @@
+// revunet evaluate: BraTS scores of a folder of predicted label maps against reference cases.
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "revunet/cli/args.h"
+#include "revunet/cli/commands.h"
+#include "revunet/core/error.h"
+#include "revunet/core/run_info.h"
+#include "revunet/data/brats.h"
+#include "revunet/eval/evaluate_folder.h"
+
+namespace revunet::cli {
+namespace {
+
+void print_summary(const eval::Summary& s) {
+  // Metric indices follow eval::kMetricNames: dice, hd95, sens, spec.
+  std::cout << std::left << std::setw(8) << "region" << std::setw(12) << "Dice mean"
+            << std::setw(14) << "HD95 mean mm" << std::setw(16) << "HD95 median mm" << std::setw(14)
+            << "sensitivity"
+            << "specificity\n"
+            << std::fixed;
+  for (int r = 0; r < eval::kRegionCount; ++r) {
+    const auto& m = s.stats[r];
+    std::cout << std::setw(8) << data::region_name(static_cast<data::Region>(r)) << std::setw(12)
+              << std::setprecision(4) << m[0].mean << std::setw(14) << std::setprecision(2)
+              << m[1].mean << std::setw(16) << m[1].median << std::setw(14) << std::setprecision(4)
+              << m[2].mean << m[3].mean << "\n";
+  }
+}
+
+// "2021", "2023" or "2021,2023": the conventions the label maps were read in.
+std::string conventions_used(const std::vector<eval::CasePair>& pairs) {
+  std::set<std::string> keys;
+  for (const auto& p : pairs) keys.insert(data::convention_spec(p.convention).key);
+  std::string out;
+  for (const auto& k : keys) out += (out.empty() ? "" : ",") + k;
+  return out;
+}
+
+}  // namespace
+
+int evaluate_command(int argc, const char* const* argv) {
+  Args args("revunet evaluate --pred DIR --ref DIR --out DIR [options]",
+            "Dice, HD95, sensitivity and specificity (BraTS rules) of predicted label maps "
+            "(<id>.nii.gz or <id>_pred.nii.gz) against BraTS reference cases, per case and "
+            "summarised per region (WT, TC, ET).");
+  args.option("pred", "folder of predicted label maps")
+      .option("ref", "folder of BraTS cases with <id>_seg.nii.gz or <id>-seg.nii.gz masks")
+      .option("out", "where cases.csv and summary.json go")
+      .option("convention", "label convention: auto (from the reference file names), 2021, 2023",
+              "auto")
+      .flag("only-predicted", "score only reference cases that have a prediction");
+  if (!args.parse(argc, argv, 1)) return 0;
+
+  eval::FolderOptions o;
+  o.pred_dir = args.get("pred");
+  o.ref_dir = args.get("ref");
+  const std::string out = args.get("out");
+  if (args.get("convention") != "auto")
+    o.convention = data::parse_convention(args.get("convention"));
+  o.only_predicted = args.is_set("only-predicted");
+
+  const eval::FolderEvaluation e = eval::evaluate_folder(o, [](const eval::CaseScores& c) {
+    std::cout << c.id << std::fixed << std::setprecision(4) << "  Dice WT " << c.regions[0].dice
+              << " TC " << c.regions[1].dice << " ET " << c.regions[2].dice << "\n";
+  });
+  const std::string csv = out + "/cases.csv";
+  const std::string json = out + "/summary.json";
+  eval::write_cases_csv(csv, e.cases);
+  nlohmann::json extra = {{"run", core::run_info(c10::kCPU)},
+                          {"pred_dir", o.pred_dir},
+                          {"ref_dir", o.ref_dir},
+                          {"convention", conventions_used(e.pairs)}};
+  eval::write_summary_json(json, e.summary, extra);
+
+  std::cout << "\n" << e.summary.cases << " cases\n";
+  print_summary(e.summary);
+  std::cout << "wrote " << csv << " and " << json << "\n";
+  return 0;
+}
+
+}  // namespace revunet::cli
