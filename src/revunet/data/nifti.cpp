@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <limits>
 #include <random>
@@ -107,8 +108,10 @@ NiftiGeometry geometry_of(const nifti_image& nim) {
   g.qfac = nim.qfac;
   g.qto_xyz = to_mat(nim.qto_xyz);
   g.sto_xyz = to_mat(nim.sto_xyz);
-  g.nifti_version =
-      (nim.nifti_type == NIFTI_FTYPE_NIFTI2_1 || nim.nifti_type == NIFTI_FTYPE_NIFTI2_2) ? 2 : 1;
+  // nifti_clib 3.0.1 marks single-file NIfTI-2 images NIFTI_FTYPE_NIFTI1_1: ask the header.
+  int version = 1;
+  if (void* header = nifti_read_header(nim.fname, &version, 0)) std::free(header);
+  g.nifti_version = version == 2 ? 2 : 1;
   const DatatypeSpec* spec = spec_of_code(nim.datatype);
   g.datatype = spec ? spec->dtype : NiftiDatatype::kFloat32;
   g.freq_dim = nim.freq_dim;
@@ -117,13 +120,31 @@ NiftiGeometry geometry_of(const nifti_image& nim) {
   return g;
 }
 
+// nifti_image_load silently turns NaN and Inf floats into 0; float data is read unaltered here
+// (nifti_clib's znz stream and byte swap) so that load_case can refuse non-finite values.
+bool load_raw(nifti_image& nim) {
+  const size_t bytes = static_cast<size_t>(nim.nvox) * static_cast<size_t>(nim.nbyper);
+  znzFile fp = znzopen(nim.iname, "rb", nifti_is_gzfile(nim.iname));
+  if (znz_isnull(fp)) return false;
+  void* data = std::malloc(bytes);  // freed by nifti_image_free
+  const bool ok =
+      data && znzseek(fp, nim.iname_offset, SEEK_SET) >= 0 && znzread(data, 1, bytes, fp) == bytes;
+  znzclose(fp);
+  if (!ok) {
+    std::free(data);
+    return false;
+  }
+  if (nim.byteorder != nifti_short_order() && nim.swapsize > 1) {
+    nifti_swap_Nbytes(nim.nvox, nim.swapsize, data);
+  }
+  nim.data = data;
+  return true;
+}
+
 NimPtr read_checked(const std::string& path, bool read_data) {
   check_readable_file(path);
-  NimPtr nim(nifti_image_read(path.c_str(), read_data ? 1 : 0));
-  if (!nim) {
-    fail(path, read_data ? "not a readable NIfTI image (bad header, or data truncated or corrupt)"
-                         : "not a readable NIfTI header");
-  }
+  NimPtr nim(nifti_image_read(path.c_str(), 0));
+  if (!nim) fail(path, "not a readable NIfTI header");
   for (int d = 4; d <= 7; ++d) {
     if (nim->dim[0] >= d && nim->dim[d] > 1) {
       std::ostringstream msg;
@@ -133,10 +154,14 @@ NimPtr read_checked(const std::string& path, bool read_data) {
     }
   }
   if (nim->nx < 1 || nim->ny < 1 || nim->nz < 1) fail(path, "image has an empty dimension");
-  if (read_data && !nim->data) fail(path, "no voxel data could be read");
-  if (read_data && !spec_of_code(nim->datatype)) {
+  if (!read_data) return nim;
+  if (!spec_of_code(nim->datatype)) {
     fail(path, std::string("unsupported datatype ") + nifti_datatype_to_string(nim->datatype) +
                    " (expected an integer or float type)");
+  }
+  const bool is_float = nim->datatype == DT_FLOAT32 || nim->datatype == DT_FLOAT64;
+  if (is_float ? !load_raw(*nim) : (nifti_image_load(nim.get()) < 0 || !nim->data)) {
+    fail(path, "voxel data truncated or corrupt");
   }
   return nim;
 }
@@ -217,6 +242,24 @@ std::vector<uint8_t> narrow_any(NiftiDatatype dtype, const double* src, int64_t 
       return narrow<double>(src, n);
   }
   return {};
+}
+
+// nifti_clib 3.0.1's nifti_image_write puts single-file NIfTI-2 data at offset 0, over the header
+// (nifti_set_iname_offset has no NIfTI-2 case): write its header (built by nifti_clib), the empty
+// extension flag and the data through znz ourselves.
+bool write_nifti2(const nifti_image& nim, const std::string& file,
+                  const std::vector<uint8_t>& data) {
+  nifti_2_header hdr;
+  if (nifti_convert_nim2n2hdr(&nim, &hdr) != 0) return false;
+  hdr.vox_offset = sizeof(nifti_2_header) + 4;
+  znzFile fp = znzopen(file.c_str(), "wb", is_gz(file));
+  if (znz_isnull(fp)) return false;
+  const char no_extensions[4] = {0, 0, 0, 0};
+  const bool ok = znzwrite(&hdr, 1, sizeof(hdr), fp) == sizeof(hdr) &&
+                  znzwrite(no_extensions, 1, 4, fp) == 4 &&
+                  znzwrite(data.data(), 1, data.size(), fp) == data.size();
+  znzclose(fp);
+  return ok;
 }
 
 // "dir/name.tmp<random>.nii.gz": same directory (rename stays atomic), same extension (nifti_clib
@@ -376,16 +419,26 @@ void write_nifti(const std::string& path, const torch::Tensor& data, const Nifti
   if (nifti_set_filenames(nim.get(), tmp.c_str(), 0, 1) != 0) {
     fail(path, "nifti_clib rejected the file name");
   }
+  // nifti_set_filenames resets the type from the extension: NIfTI-2 must be asked for again.
+  nim->nifti_type = geometry.nifti_version == 2 ? NIFTI_FTYPE_NIFTI2_1 : NIFTI_FTYPE_NIFTI1_1;
   // The buffer stays ours: detach it before nifti_image_free runs.
-  nim->data = bytes.data();
-  nifti_image_write(nim.get());
-  nim->data = nullptr;
+  if (geometry.nifti_version == 2) {
+    if (!write_nifti2(*nim, tmp, bytes)) fail(path, "could not be written");
+  } else {
+    nim->data = bytes.data();
+    nifti_image_write(nim.get());
+    nim->data = nullptr;
+  }
 
   // nifti_image_write reports failures only on stderr: check what landed on disk.
   std::error_code ec;
-  const bool written = fs::exists(tmp, ec) && fs::file_size(tmp, ec) > 0 &&
-                       (is_gz(tmp) || static_cast<int64_t>(fs::file_size(tmp, ec)) >=
-                                          static_cast<int64_t>(bytes.size()));
+  bool written = fs::exists(tmp, ec) && fs::file_size(tmp, ec) > 0;
+  if (written) {
+    NimPtr back(nifti_image_read(tmp.c_str(), 0));
+    written = back && back->nvox == nim->nvox &&
+              (is_gz(tmp) || static_cast<int64_t>(fs::file_size(tmp, ec)) >=
+                                 back->iname_offset + static_cast<int64_t>(bytes.size()));
+  }
   if (!written) {
     fs::remove(tmp, ec);
     fail(path, "could not be written (directory missing or not writable, or disk full)");

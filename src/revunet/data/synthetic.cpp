@@ -120,7 +120,7 @@ torch::Tensor paint_tumour(Rng& rng, const UnitGrid& g, const Shape& shape,
   const double fraction = rng.uniform(0.015, 0.05);
   const double r_wt = std::cbrt(fraction);
   const double r_tc = r_wt * rng.uniform(0.45, 0.65);
-  const double r_ncr = r_tc * rng.uniform(0.35, 0.65);
+  const double r_ncr = r_tc * rng.uniform(0.3, 0.55);
   std::array<double, 3> c_tc = c;
   const double shift = rng.uniform(0.0, 0.2) * r_wt;
   for (double& v : c_tc) v += shift * rng.normal() / std::sqrt(3.0);
@@ -180,7 +180,7 @@ Anatomy3d procedural_anatomy(Rng& rng, const Shape& shape) {
 // FLAIR, as in real scans.
 constexpr double kContrast[kNumModalities][6] = {
     {0.30, 0.55, 0.78, 0.22, 0.48, 0.60},
-    {0.32, 0.57, 0.78, 0.22, 0.50, 1.25},
+    {0.32, 0.57, 0.78, 0.22, 0.50, 1.40},
     {1.20, 0.72, 0.50, 1.15, 1.00, 0.85},
     {0.18, 0.62, 0.48, 0.60, 1.15, 0.95},
 };
@@ -190,7 +190,8 @@ torch::Tensor render(Rng& rng, const Anatomy3d& a) {
   const Shape shape = {a.brain.size(0), a.brain.size(1), a.brain.size(2)};
   torch::Tensor tumour =
       torch::stack({a.classes == kNcr, a.classes == kEd, a.classes == kEt}).to(torch::kFloat32);
-  tumour = blur(tumour) * a.brain.to(torch::kFloat32);
+  // A little partial volume at the edges, but thin rims must keep their contrast.
+  tumour = (0.7 * tumour + 0.3 * blur(tumour)) * a.brain.to(torch::kFloat32);
   const torch::Tensor tissues = a.tissues * (1 - tumour.sum(0, /*keepdim=*/true)).clamp_min(0);
   const torch::Tensor texture = 1 + 0.05 * smooth_noise(rng, shape, 12);  // anatomy, all contrasts
 
