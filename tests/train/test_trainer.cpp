@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include <sstream>
 
 #include "revunet/core/error.h"
+#include "revunet/train/checkpoint.h"
 
 namespace revunet::train {
 namespace {
@@ -250,6 +252,47 @@ TEST(Trainer, ResumeWithoutACheckpointIsAClearError) {
     FAIL() << "expected an error";
   } catch (const revunet::Error& e) {
     EXPECT_NE(std::string(e.what()).find("last.pt"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
+}
+
+TEST(Trainer, Bf16AutocastOnCudaTrainsAndCheckpointsCudaRng) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "needs a CUDA device";
+  const fs::path dir = fresh_dir("cuda");
+  torch::manual_seed(6);
+  TinySegNet model;
+  SyntheticBatches data(8);
+  TrainerCallbacks cb;
+  cb.forward = [model](const torch::Tensor& x) mutable {
+    auto out = model->forward(x);
+    EXPECT_EQ(out[0].scalar_type(), torch::kBFloat16);  // autocast is on inside forward
+    return out;
+  };
+  cb.next_batch = [&data] { return data.next(); };
+  TrainerOptions o;
+  o.epochs = 2;
+  o.iterations_per_epoch = 3;
+  o.device = torch::Device(torch::kCUDA, 0);
+  o.bf16_autocast = true;
+  o.out_dir = dir.string();
+  o.progress = ProgressMode::kOff;
+  Trainer trainer(model.ptr(), cb, o, "{}");
+  trainer.run();
+  const auto lines = read_metrics(dir);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_TRUE(std::isfinite(lines[1]["train_loss"].get<double>()));
+  EXPECT_GT(lines[1]["peak_bytes"].get<int64_t>(), 0);
+  // The checkpoint carries the CUDA generator state and restores it.
+  TinySegNet other;
+  other->to(o.device);
+  const LoadedCheckpoint loaded = load_checkpoint((dir / "last.pt").string(), *other, nullptr);
+  ASSERT_FALSE(loaded.rng.cuda.empty());
+  loaded.rng.restore();
+  const torch::Tensor first = torch::rand({4}, o.device);
+  loaded.rng.restore();
+  EXPECT_TRUE(torch::equal(torch::rand({4}, o.device), first));
+  for (const auto& item : model->named_parameters()) {
+    EXPECT_TRUE(torch::equal(item.value(), other->named_parameters()[item.key()]));
   }
   fs::remove_all(dir);
 }

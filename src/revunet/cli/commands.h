@@ -8,5 +8,6 @@ int bench_command(int argc, const char* const* argv);
 int synth_command(int argc, const char* const* argv);
 int dataset_command(int argc, const char* const* argv);
 int evaluate_command(int argc, const char* const* argv);
+int plot_command(int argc, const char* const* argv);
 
 }  // namespace revunet::cli

@@ -25,6 +25,7 @@ const std::vector<Command>& commands() {
       {"synth", "write synthetic BraTS-like cases", revunet::cli::synth_command},
       {"dataset", "check a BraTS folder, k-fold split", revunet::cli::dataset_command},
       {"evaluate", "Dice, HD95, ... of label maps vs BraTS cases", revunet::cli::evaluate_command},
+      {"plot", "draw training curves from a metrics.jsonl into a PNG", revunet::cli::plot_command},
   };
   return table;
 }
