@@ -200,7 +200,7 @@ struct MemoryProbe {
 
 MemoryProbe measure(StackMode mode, int64_t depth) {
   torch::manual_seed(0);
-  auto stack = conv_stack(8, depth, mode);
+  auto stack = conv_stack(8, depth, mode, /*kernel=*/1);
   auto x = torch::randn({1, 8, 24, 24, 24}).requires_grad_(true);
   auto grad_out = torch::randn_like(x);
   stack->forward(x).backward(grad_out);  // allocates parameter and input gradients

@@ -18,17 +18,22 @@ using torch::autograd::variable_list;
 
 std::vector<at::Tensor> parameters_of(const CouplingFunction& fn) { return fn->parameters(); }
 
-// a + b (b may be undefined), written into `out` when `out` is defined.
-at::Tensor add_maybe_into(at::Tensor out, const at::Tensor& a, const at::Tensor& b) {
-  if (!out.defined()) return b.defined() ? a + b : a;
-  return b.defined() ? at::add_out(out, a, b) : out.copy_(a);
+// out = a + b, where `out` already holds `a` when `in_place` (b may be undefined: no term).
+void add_into(at::Tensor& out, const at::Tensor& a, const at::Tensor& b, bool in_place) {
+  if (in_place) {
+    if (b.defined()) out.add_(b);
+  } else if (b.defined()) {
+    at::add_out(out, a, b);
+  } else {
+    out.copy_(a);
+  }
 }
 
-// A tensor shaped like the two halves joined along the channels (for allocation only).
-at::Tensor state_full_like(const Halves& h) {
-  auto sizes = h.first.sizes().vec();
-  sizes[1] += h.second.size(1);
-  return at::empty(sizes, h.first.options());
+// An uninitialised gradient buffer for a whole coupling input (both channel halves).
+at::Tensor state_full_like(const at::Tensor& half, const Halves& grad_halves) {
+  auto sizes = half.sizes().vec();
+  sizes[1] = grad_halves.first.size(1) + grad_halves.second.size(1);
+  return at::empty(sizes, grad_halves.first.options());
 }
 
 // Everything backward needs that is not a gradient: the couplings, the output held as a detached
@@ -80,15 +85,13 @@ struct ReversibleFunction : public torch::autograd::Function<ReversibleFunction>
     std::vector<std::vector<at::Tensor>> g_grads(state->couplings.size());
 
     compat::AutocastGuard replay(state->autocast);
-    // The first block's output and output gradient belong to the caller and the engine; every
-    // later carry (a rebuilt input) is ours and is updated in place to keep the peak low.
+    // The last block's output and output gradient belong to the caller and the engine. From
+    // there on the carry is ours and updated in place: the rebuilt input (x1, x2) and one
+    // gradient buffer that ends as the stack's input gradient. Nothing else outlives a block.
     bool own_carry = false;
-    at::Tensor dx;  // the stack's input gradient, written in halves at the first block
-    const size_t n = state->couplings.size();
-    for (size_t i = n; i-- > 0;) {
+    at::Tensor grad;  // dL/d(current block input), both halves
+    for (size_t i = state->couplings.size(); i-- > 0;) {
       auto& c = state->couplings[i];
-      const bool first_block = i == 0;
-      if (first_block) dx = state_full_like(y);
 
       // G once: its value rebuilds x2, its graph gives dL/dy1 (through G) and G's gradients.
       auto y1 = y.first.detach().requires_grad_(true);
@@ -106,11 +109,10 @@ struct ReversibleFunction : public torch::autograd::Function<ReversibleFunction>
       at::Tensor x2 = own_carry ? y.second.sub_(gy1) : y.second - gy1;
       gy1 = at::Tensor();
       y.second = at::Tensor();
-      at::Tensor dy1_total = add_maybe_into(first_block ? dx.narrow(1, 0, dy.first.size(1))
-                                                        : at::Tensor(),
-                                            dy.first, g_result[0]);
+      if (!grad.defined()) grad = state_full_like(y.first, dy);
+      at::Tensor dx1 = grad.narrow(1, 0, dy.first.size(1));
+      add_into(dx1, dy.first, g_result[0], own_carry);  // dL/dx1 = dL/dy1 + dG/dy1^T dL/dy2
       g_result.clear();
-      dy.first = at::Tensor();
 
       // F once: its value rebuilds x1, its graph gives dL/dx2 (through F) and F's gradients.
       auto x2_leaf = x2.detach().requires_grad_(true);
@@ -122,25 +124,24 @@ struct ReversibleFunction : public torch::autograd::Function<ReversibleFunction>
       std::vector<at::Tensor> f_inputs{x2_leaf};
       auto f_params = parameters_of(c->f());
       f_inputs.insert(f_inputs.end(), f_params.begin(), f_params.end());
-      auto f_result = detail::grad_of({fx2}, f_inputs, {dy1_total});
+      auto f_result = detail::grad_of({fx2}, f_inputs, {dx1});
       f_grads[i].assign(f_result.begin() + 1, f_result.end());
       fx2 = fx2.detach();
       // The first block's input is not needed by anyone: skip rebuilding x1 there.
       at::Tensor x1;
-      if (!first_block) x1 = own_carry ? y.first.sub_(fx2) : y.first - fx2;
+      if (i > 0) x1 = own_carry ? y.first.sub_(fx2) : y.first - fx2;
       fx2 = at::Tensor();
       y.first = at::Tensor();
-      at::Tensor dx2 = add_maybe_into(
-          first_block ? dx.narrow(1, dy1_total.size(1), dy.second.size(1)) : at::Tensor(),
-          dy.second, f_result[0]);
+      at::Tensor dx2 = grad.narrow(1, dx1.size(1), dy.second.size(1));
+      add_into(dx2, dy.second, f_result[0], own_carry);  // dL/dx2 = dL/dy2 + dF/dx2^T dL/dx1
       f_result.clear();
 
       y = {x1, x2};
-      dy = {dy1_total, dx2};
+      dy = {dx1, dx2};
       own_carry = true;
     }
 
-    variable_list result{dx, at::Tensor()};  // x, state
+    variable_list result{grad, at::Tensor()};  // x, state
     for (size_t i = 0; i < state->couplings.size(); ++i) {
       result.insert(result.end(), f_grads[i].begin(), f_grads[i].end());
       result.insert(result.end(), g_grads[i].begin(), g_grads[i].end());
