@@ -10,15 +10,15 @@
 
 namespace revunet::rev::testing {
 
-// conv -> group norm -> SiLU -> conv1 (2x wider inside): shape-preserving, and in plain autograd
+// conv -> group norm -> SiLU -> conv1 (4x wider inside, like an MBConv): shape-preserving, and in plain autograd
 // it stores its activations, which is what the memory tests look for. The memory tests use
 // kernel 1 so that LibTorch's CPU im2col workspace of a 3^3 convolution does not dominate.
 inline CouplingFunction conv_function(int64_t channels, int64_t kernel = 3) {
   namespace tnn = torch::nn;
   return std::make_shared<SequentialFunctionImpl>(tnn::Sequential(
-      tnn::Conv3d(tnn::Conv3dOptions(channels, 2 * channels, kernel).padding(kernel / 2)),
-      tnn::GroupNorm(tnn::GroupNormOptions(1, 2 * channels)), tnn::SiLU(),
-      tnn::Conv3d(tnn::Conv3dOptions(2 * channels, channels, 1))));
+      tnn::Conv3d(tnn::Conv3dOptions(channels, 4 * channels, kernel).padding(kernel / 2)),
+      tnn::GroupNorm(tnn::GroupNormOptions(1, 4 * channels)), tnn::SiLU(),
+      tnn::Conv3d(tnn::Conv3dOptions(4 * channels, channels, 1))));
 }
 
 inline ReversibleSequence conv_stack(int64_t channels, int64_t depth, StackMode mode,
