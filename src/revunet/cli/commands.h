@@ -9,5 +9,6 @@ int synth_command(int argc, const char* const* argv);
 int dataset_command(int argc, const char* const* argv);
 int evaluate_command(int argc, const char* const* argv);
 int plot_command(int argc, const char* const* argv);
+int memory_command(int argc, const char* const* argv);
 
 }  // namespace revunet::cli

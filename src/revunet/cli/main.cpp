@@ -26,6 +26,8 @@ const std::vector<Command>& commands() {
       {"dataset", "check a BraTS folder, k-fold split", revunet::cli::dataset_command},
       {"evaluate", "Dice, HD95, ... of label maps vs BraTS cases", revunet::cli::evaluate_command},
       {"plot", "draw training curves from a metrics.jsonl into a PNG", revunet::cli::plot_command},
+      {"memory", "largest volume, depth, width that trains in a memory budget, per mode",
+       revunet::cli::memory_command},
   };
   return table;
 }
