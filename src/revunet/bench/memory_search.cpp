@@ -318,11 +318,31 @@ nlohmann::json run_memory_search(const nn::UNetConfig& config, const MemoryOptio
     for (const auto& mj : result["modes"]) {
       if (mj["mode"] == "plain") continue;
       nlohmann::json r = nlohmann::json::object();
-      for (const char* key :
-           {"max_cube", "max_cube_voxels", "max_shape_voxels", "max_couplings", "max_base_width"}) {
+      // A ratio of two bracketed answers is measured; where a cap stopped either search the
+      // ratio uses the extrapolated answers instead and says so in its name.
+      const std::vector<std::pair<const char*, const char*>> keys = {
+          {"max_cube", "cube_search"},
+          {"max_cube_voxels", "cube_search"},
+          {"max_shape_voxels", "shape_search"},
+          {"max_couplings", "couplings_search"},
+          {"max_base_width", "width_search"}};
+      for (const auto& entry : keys) {
+        const char* key = entry.first;  // not a structured binding: lambdas capture it
+        const char* search = entry.second;
         if (!mj.contains(key) || !plain->contains(key)) continue;
-        const double p = (*plain)[key].get<double>();
-        if (p > 0) r[key] = mj[key].get<double>() / p;
+        auto value = [&](const nlohmann::json& m, bool* measured) {
+          *measured = m.contains(search) && m[search]["bracketed"].get<bool>();
+          if (!*measured && m.contains("extrapolated") && m["extrapolated"].contains(key)) {
+            return m["extrapolated"][key].get<double>();
+          }
+          return m[key].get<double>();
+        };
+        bool mine_measured = false, plain_measured = false;
+        const double mine = value(mj, &mine_measured), p = value(*plain, &plain_measured);
+        if (p <= 0) continue;
+        const std::string name =
+            mine_measured && plain_measured ? std::string(key) : std::string("extrapolated_") + key;
+        r[name] = mine / p;
       }
       ratios[mj["mode"].get<std::string>() + "_vs_plain"] = r;
     }
