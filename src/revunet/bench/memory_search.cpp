@@ -87,7 +87,7 @@ SearchResult search_largest(const SearchLimits& lim, const std::function<double(
   int64_t lo = 0, hi = lim.k_max + 1;  // lo fits (0: nothing yet), hi fails once `bracketed`
   bool last_was_creep = false;
   std::vector<double> xs, peaks;
-  double seconds_per_x = 0;  // the slowest measured rate
+  double seconds_per_x = 0, largest_x = 0;  // time per x of the largest probe
   while (hi - lo > 1) {
     if (lim.seconds > 0 && !s.probes.empty() && seconds_since(t0) > lim.seconds) {
       s.capped = "time limit";
@@ -129,7 +129,10 @@ SearchResult search_largest(const SearchLimits& lim, const std::function<double(
     ProbeResult r = probe(cand);
     s.ks.push_back(cand);
     s.probes.push_back(r);
-    seconds_per_x = std::max(seconds_per_x, r.seconds / std::max(1.0, x_of_k(cand)));
+    if (x_of_k(cand) >= largest_x) {  // small probes are all overhead: rate of the largest
+      largest_x = x_of_k(cand);
+      seconds_per_x = r.seconds / std::max(1.0, largest_x);
+    }
     if (!r.out_of_memory) {
       xs.push_back(x_of_k(cand));
       peaks.push_back(static_cast<double>(r.peak_bytes));
