@@ -10,5 +10,8 @@ int dataset_command(int argc, const char* const* argv);
 int evaluate_command(int argc, const char* const* argv);
 int plot_command(int argc, const char* const* argv);
 int memory_command(int argc, const char* const* argv);
+int train_command(int argc, const char* const* argv);
+int predict_command(int argc, const char* const* argv);
+int demo_command(int argc, const char* const* argv);
 
 }  // namespace revunet::cli

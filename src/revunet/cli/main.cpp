@@ -28,6 +28,10 @@ const std::vector<Command>& commands() {
       {"plot", "draw training curves from a metrics.jsonl into a PNG", revunet::cli::plot_command},
       {"memory", "largest volume, depth, width that trains in a memory budget, per mode",
        revunet::cli::memory_command},
+      {"train", "train a U-Net from a JSON config on BraTS cases", revunet::cli::train_command},
+      {"predict", "label maps for BraTS cases from a trained model", revunet::cli::predict_command},
+      {"demo", "synthetic data, training, prediction, evaluation, overlays",
+       revunet::cli::demo_command},
   };
   return table;
 }
