@@ -194,7 +194,7 @@ TEST(UNetConfig, LoadNamesAMissingFileAndInvalidJson) {
 }
 
 TEST(UNetConfig, TheShippedConfigsParseAndBuild) {
-  for (const char* name : {"paper", "tiny", "large"}) {
+  for (const char* name : {"paper", "tiny", "large", "unet4"}) {
     const std::string path = std::string(REVUNET_SOURCE_DIR) + "/configs/" + name + ".json";
     const UNetConfig c = load_unet_config(path);
     EXPECT_FALSE(c.notes.empty()) << path << " should explain itself in _notes";

@@ -134,14 +134,14 @@ void TrainingProbe::step(const Shape3& s) {
                           [&](int64_t) { return loss(image, target); });
 }
 
-ProbeResult TrainingProbe::measure(const Shape3& shape) {
+ProbeResult TrainingProbe::measure(const Shape3& shape, bool release_cache) {
   ProbeResult r;
   r.shape = shape;
   r.parameter_bytes = parameter_bytes_;
   r.gradient_bytes = gradient_bytes();
   r.optimizer_bytes = optimizer_bytes();
   r.input_bytes = (config_.in_channels + config_.out_channels) * voxels(shape) * 4;
-  if (options_.device.is_cuda()) compat::cuda_empty_cache();
+  if (options_.device.is_cuda() && release_cache) compat::cuda_empty_cache();
   synchronize(options_.device);
   const auto t0 = std::chrono::steady_clock::now();
   try {

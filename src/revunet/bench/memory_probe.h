@@ -56,7 +56,9 @@ class TrainingProbe {
   TrainingProbe(const nn::UNetConfig& config, rev::StackMode mode, const ProbeOptions& options);
   ~TrainingProbe();
 
-  ProbeResult measure(const Shape3& shape);
+  // `release_cache`: on CUDA, hand cached blocks back first so every probe starts alike (the
+  // searches); timed benchmarks keep the cache, as a training loop does.
+  ProbeResult measure(const Shape3& shape, bool release_cache = true);
 
   // Bytes held after one forward with autograd (the graph saved for backward), above the state
   // the probe holds between steps; the forward's output counts. Used by --explain.

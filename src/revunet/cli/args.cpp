@@ -114,7 +114,9 @@ std::vector<int64_t> Args::get_int_list(const std::string& name) const {
   return out;
 }
 
-bool Args::is_set(const std::string& name) const { return values_.count(name) > 0; }
+bool Args::is_set(const std::string& name) const {
+  return values_.count(name) > 0;
+}
 
 std::string Args::help() const {
   std::ostringstream out;
@@ -158,6 +160,20 @@ int64_t parse_bytes(const std::string& text, const std::string& what) {
   }
   if (!(number > 0)) fail(what + " " + text, "must be positive");
   return static_cast<int64_t>(number * scale);
+}
+
+std::vector<rev::StackMode> parse_modes(const std::string& text, const std::string& what) {
+  std::vector<rev::StackMode> modes;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = text.find(',', start);
+    const std::string item = text.substr(start, comma == std::string::npos ? comma : comma - start);
+    if (!item.empty()) modes.push_back(rev::parse_stack_mode(item));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (modes.empty()) fail(what, "expected e.g. reversible,plain,checkpoint");
+  return modes;
 }
 
 }  // namespace revunet::cli

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "revunet/rev/reversible_sequence.h"
+
 namespace revunet::cli {
 
 class Args {
@@ -27,7 +29,7 @@ class Args {
   int64_t get_int(const std::string& name) const;
   double get_double(const std::string& name) const;
   std::vector<int64_t> get_int_list(const std::string& name) const;  // "1,2,4"
-  bool is_set(const std::string& name) const;                          // switches
+  bool is_set(const std::string& name) const;                        // switches
   const std::vector<std::string>& positional() const { return positional_; }
   std::string help() const;
 
@@ -47,5 +49,8 @@ class Args {
 
 // "1GiB", "512MiB", "1.5G", "123456" -> bytes; throws revunet::Error naming `what` otherwise.
 int64_t parse_bytes(const std::string& text, const std::string& what);
+
+// "reversible,plain" -> stage modes; throws revunet::Error naming `what` for a bad or empty list.
+std::vector<rev::StackMode> parse_modes(const std::string& text, const std::string& what);
 
 }  // namespace revunet::cli

@@ -17,20 +17,6 @@
 namespace revunet::cli {
 namespace {
 
-std::vector<rev::StackMode> parse_modes(const std::string& text) {
-  std::vector<rev::StackMode> modes;
-  size_t start = 0;
-  while (start <= text.size()) {
-    const size_t comma = text.find(',', start);
-    const std::string item = text.substr(start, comma == std::string::npos ? comma : comma - start);
-    if (!item.empty()) modes.push_back(rev::parse_stack_mode(item));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  if (modes.empty()) fail("--modes", "expected e.g. reversible,plain,checkpoint");
-  return modes;
-}
-
 std::string default_plot_path(const std::string& json_path) {
   const size_t dot = json_path.rfind('.');
   const size_t slash = json_path.rfind('/');
@@ -80,7 +66,7 @@ int memory_command(int argc, const char* const* argv) {
     fail("--budget", "needed on CPU, e.g. --budget 1GiB");
   }
   o.probe.seed = static_cast<uint64_t>(args.get_int("seed"));
-  o.modes = parse_modes(args.get("modes"));
+  o.modes = parse_modes(args.get("modes"), "--modes");
   o.shape = args.is_set("shape");
   o.max_edge = args.get_int("max-edge");
   o.fixed_edge = args.get_int("fixed-edge");

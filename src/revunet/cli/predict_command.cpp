@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "revunet/cli/args.h"
@@ -14,6 +15,7 @@
 #include "revunet/cli/pipeline.h"
 #include "revunet/core/device.h"
 #include "revunet/core/error.h"
+#include "revunet/core/run_info.h"
 #include "revunet/data/nifti.h"
 #include "revunet/data/regions.h"
 #include "revunet/infer/postprocess.h"
@@ -37,7 +39,8 @@ int predict_command(int argc, const char* const* argv) {
       .option("min-et-voxels", "fewer predicted ET voxels than this become necrosis (0 = off)", "0")
       .option("threads", "CPU threads (0 = LibTorch's default)", "0")
       .flag("mirror", "mirroring test-time augmentation (8x slower)")
-      .flag("overwrite", "replace existing outputs (default: skip them)");
+      .flag("overwrite", "replace existing outputs (default: skip them)")
+      .option("json", "write per-case timings here (JSON)");
   if (!args.parse(argc, argv, 1)) return 0;
   for (const char* required : {"model", "in", "out"}) {
     if (!args.has(required)) fail(std::string("--") + required, "is required");
@@ -66,6 +69,14 @@ int predict_command(int argc, const char* const* argv) {
 
   int64_t written = 0, skipped = 0;
   const auto start = std::chrono::steady_clock::now();
+  const auto since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  };
+  nlohmann::json timings = core::run_info(device);
+  timings["model"] = args.get("model");
+  timings["overlap"] = window.overlap;
+  timings["mirror"] = window.mirror;
+  timings["cases"] = nlohmann::json::array();
   for (const auto& files : cases) {
     const std::string path = out + "/" + files.id + ".nii.gz";
     if (fs::exists(path) && !args.is_set("overwrite")) {
@@ -76,22 +87,32 @@ int predict_command(int argc, const char* const* argv) {
     const auto case_start = std::chrono::steady_clock::now();
     data::Case original;
     const data::PreprocessedCase c = preprocess_files(files, &original);
+    const double read_seconds = since(case_start);
+    const auto network_start = std::chrono::steady_clock::now();
     const torch::Tensor probabilities = predict_probabilities(loaded.model, c.image, window);
+    const double network_seconds = since(network_start);
     const torch::Tensor regions = infer::postprocess(probabilities, post);
     const torch::Tensor labels = data::regions_to_labels(regions, original.convention);
     const torch::Tensor full = data::paste_from_box(labels, c.box, c.original_shape, 0);
     data::write_label_map(path, full, original.reference);  // temporary file + rename
     ++written;
-    std::cout
-        << files.id << ": " << path << " in "
-        << format_seconds(
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - case_start).count())
-        << std::endl;
+    const double total_seconds = since(case_start);
+    timings["cases"].push_back({{"id", files.id},
+                                {"original_shape", c.original_shape},
+                                {"network_shape", c.image.sizes().slice(1).vec()},
+                                {"read_seconds", read_seconds},
+                                {"network_seconds", network_seconds},
+                                {"total_seconds", total_seconds}});
+    std::cout << files.id << ": " << path << " in " << format_seconds(total_seconds) << " (network "
+              << format_seconds(network_seconds) << ")" << std::endl;
   }
   std::cout << "predicted " << written << " cases (" << skipped << " skipped) in "
-            << format_seconds(
-                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count())
-            << "\n";
+            << format_seconds(since(start)) << "\n";
+  if (args.has("json")) {
+    timings["seconds"] = since(start);
+    core::write_json_atomically(args.get("json"), timings);
+    std::cout << "wrote " << args.get("json") << "\n";
+  }
   return 0;
 }
 

@@ -123,6 +123,7 @@ int train_command(int argc, const char* const* argv) {
       .option("iterations-per-epoch", "optimiser steps per epoch", "50")
       .option("batch", "patches per step", "2")
       .option("patch", "patch X,Y,Z (default: the config's patch)")
+      .option("mode", "run every stage reversible, checkpoint or plain (default: the config's)")
       .option("lr", "peak learning rate (AdamW, poly decay)", "0.001")
       .option("warmup", "warm-up iterations", "0")
       .option("foreground", "fraction of patches centred on tumour", "0.5")
@@ -155,6 +156,10 @@ int train_command(int argc, const char* const* argv) {
   nn::UNetConfig config = nn::load_unet_config(args.get("config"));
   if (args.has("patch")) config.patch = args.get_int_list("patch");
   if (config.patch.size() != 3) fail("--patch", "expected X,Y,Z");
+  if (args.has("mode")) {
+    config.mode = rev::parse_stack_mode(args.get("mode"));  // a bad name is a one-line error
+    config.stage_modes.clear();
+  }
   std::array<int64_t, 3> patch{};
   for (int d = 0; d < 3; ++d) {
     patch[d] = config.patch[d];
@@ -205,6 +210,7 @@ int train_command(int argc, const char* const* argv) {
 
   // Model (the CPU tracker first, so the progress line can show peak memory).
   if (device.is_cpu()) core::CpuMemoryTracker::install();
+  core::configure_cuda_training(device);
   core::seed_everything(seed);
   nn::UNet model(config);
   model->to(device);

@@ -1,5 +1,6 @@
 #include "revunet/core/device.h"
 
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
 #include <torch/utils.h>
@@ -13,10 +14,10 @@ c10::Device parse_device(const std::string& text) {
   if (text == "cpu") return c10::kCPU;
   if (text.rfind("cuda", 0) == 0) {
     if (!compat::cuda_available()) {
-      fail("--device " + text,
-           REVUNET_WITH_CUDA ? "no CUDA device is visible on this machine"
-                             : "this build's LibTorch has no CUDA; rebuild against a CUDA "
-                               "LibTorch (see README, 'GPU build')");
+      fail("--device " + text, REVUNET_WITH_CUDA
+                                   ? "no CUDA device is visible on this machine"
+                                   : "this build's LibTorch has no CUDA; rebuild against a CUDA "
+                                     "LibTorch (see README, 'GPU build')");
     }
     try {
       c10::Device device(text);
@@ -31,6 +32,12 @@ c10::Device parse_device(const std::string& text) {
 std::string describe_device(c10::Device device) {
   if (device.is_cuda()) return compat::cuda_device_name(device.has_index() ? device.index() : 0);
   return "cpu (" + std::to_string(at::get_num_threads()) + " threads)";
+}
+
+void configure_cuda_training(c10::Device device) {
+  if (!device.is_cuda()) return;
+  at::globalContext().setBenchmarkCuDNN(true);
+  at::globalContext().setAllowTF32CuDNN(false);
 }
 
 void seed_everything(uint64_t seed) {

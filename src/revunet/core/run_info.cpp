@@ -6,6 +6,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -24,8 +25,10 @@ std::string& stored_command_line() {
 }
 
 std::string git_revision() {
-  const std::string cmd = "git -C '" + std::string(REVUNET_SOURCE_DIR) +
-                          "' rev-parse --short=12 HEAD 2>/dev/null";
+  // A copy of the sources without .git (e.g. on a GPU machine) names its revision explicitly.
+  if (const char* env = std::getenv("REVUNET_GIT_REVISION"); env && *env) return env;
+  const std::string cmd =
+      "git -C '" + std::string(REVUNET_SOURCE_DIR) + "' rev-parse --short=12 HEAD 2>/dev/null";
   std::string out;
   if (FILE* pipe = popen(cmd.c_str(), "r")) {
     std::array<char, 64> buf{};
@@ -56,7 +59,9 @@ void set_command_line(int argc, const char* const* argv) {
   stored_command_line() = line;
 }
 
-std::string command_line() { return stored_command_line(); }
+std::string command_line() {
+  return stored_command_line();
+}
 
 nlohmann::json run_info(c10::Device device) {
   return {{"command", command_line()},
