@@ -44,12 +44,16 @@ static void apply(const AutocastState& s) {
 #endif
 }
 
-AutocastGuard::AutocastGuard(const AutocastState& state) : previous_(AutocastState::current()) {
+AutocastGuard::AutocastGuard(const AutocastState& state, bool cache_casts)
+    : previous_(AutocastState::current()),
+      previous_cache_(at::autocast::is_autocast_cache_enabled()) {
   apply(state);
+  at::autocast::set_autocast_cache_enabled(cache_casts);
 }
 
 AutocastGuard::~AutocastGuard() {
   apply(previous_);
+  at::autocast::set_autocast_cache_enabled(previous_cache_);
   if (!previous_.any()) at::autocast::clear_cache();
 }
 

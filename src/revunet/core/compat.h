@@ -12,9 +12,9 @@
 // c10::Allocator::allocate lost its `const` and gained a pure-virtual copy_data in 2.3.
 #if REVUNET_TORCH_AT_LEAST(2, 3)
 #define REVUNET_ALLOCATE_CONST
-#define REVUNET_ALLOCATOR_COPY_DATA                                         \
+#define REVUNET_ALLOCATOR_COPY_DATA                                               \
   void copy_data(void* dest, const void* src, std::size_t count) const override { \
-    default_copy_data(dest, src, count);                                    \
+    default_copy_data(dest, src, count);                                          \
   }
 #else
 #define REVUNET_ALLOCATE_CONST const
@@ -36,16 +36,19 @@ struct AutocastState {
 };
 
 // Installs an autocast state for a scope and restores the previous one (and clears the autocast
-// weight cache, as torch.autocast does on exit).
+// weight cache, as torch.autocast does on exit). `cache_casts = false` turns the cast cache off
+// for the scope: autocast otherwise keeps the low-precision copy of every float leaf that requires
+// grad until the scope ends, which in a recompute includes each rebuilt input.
 class AutocastGuard {
  public:
-  explicit AutocastGuard(const AutocastState& state);
+  explicit AutocastGuard(const AutocastState& state, bool cache_casts = true);
   ~AutocastGuard();
   AutocastGuard(const AutocastGuard&) = delete;
   AutocastGuard& operator=(const AutocastGuard&) = delete;
 
  private:
   AutocastState previous_;
+  bool previous_cache_ = true;
 };
 
 // CUDA caching-allocator statistics for one device (zeros when LibTorch has no CUDA).

@@ -33,15 +33,15 @@ struct CheckpointFunction : public torch::autograd::Function<CheckpointFunction>
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_out) {
     auto saved = ctx->get_saved_variables();
-    auto state = c10::static_intrusive_pointer_cast<CheckpointState>(
-        ctx->saved_data["state"].toCapsule());
+    auto state =
+        c10::static_intrusive_pointer_cast<CheckpointState>(ctx->saved_data["state"].toCapsule());
     auto params = ctx->saved_data["params"].toTensorVector();
 
     auto x = saved[0].detach().requires_grad_(saved[0].requires_grad());
     at::Tensor out;
     {
       torch::autograd::AutoGradMode grad_on(true);
-      compat::AutocastGuard replay(state->autocast);
+      compat::AutocastGuard replay(state->autocast, /*cache_casts=*/false);
       out = state->fn(x);
     }
     std::vector<at::Tensor> inputs{x};

@@ -16,7 +16,9 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-std::vector<at::Tensor> parameters_of(const CouplingFunction& fn) { return fn->parameters(); }
+std::vector<at::Tensor> parameters_of(const CouplingFunction& fn) {
+  return fn->parameters();
+}
 
 // out = a + b, where `out` already holds `a` when `in_place` (b may be undefined: no term).
 void add_into(at::Tensor& out, const at::Tensor& a, const at::Tensor& b, bool in_place) {
@@ -84,7 +86,7 @@ struct ReversibleFunction : public torch::autograd::Function<ReversibleFunction>
     std::vector<std::vector<at::Tensor>> f_grads(state->couplings.size());
     std::vector<std::vector<at::Tensor>> g_grads(state->couplings.size());
 
-    compat::AutocastGuard replay(state->autocast);
+    compat::AutocastGuard replay(state->autocast, /*cache_casts=*/false);
     // The last block's output and output gradient belong to the caller and the engine. From
     // there on the carry is ours and updated in place: the rebuilt input (x1, x2) and one
     // gradient buffer that ends as the stack's input gradient. Nothing else outlives a block.
