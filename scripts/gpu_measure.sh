@@ -4,7 +4,7 @@
 #   scripts/gpu_measure.sh OUTDIR STAGE...
 # Stages: build (scripts/gpu_build.sh, then copies the binary to OUTDIR so later calls can carry
 # it in .carry/bin/), bench (U-Net step time per mode at 128^3), memory-fp32, memory-bf16 (the
-# 16 GiB searches of issue 3), train (paper model, bf16, 128^3, reversible vs plain on synthetic
+# 16 GiB searches of issue 3), large (configs/large.json at 128^3 per mode), train (paper model, bf16, 128^3, reversible vs plain on synthetic
 # cases), predict (one 240x240x155 case). A stage's JSON goes to OUTDIR/<name>.json.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -54,6 +54,12 @@ for stage in "$@"; do
       step "bench paper bf16"
       "$BIN" bench unet --config configs/paper.json --device cuda --dtype bf16 --edges 128 \
         --warmup 3 --repeats 10 --json "$OUTDIR/unet_bench_paper_cuda_bf16.json"
+      ;;
+    large)
+      step "bench large fp32"
+      "$BIN" bench unet --config configs/large.json --device cuda --dtype fp32 --edges 128 \
+        --modes reversible,checkpoint,plain --warmup 2 --repeats 5 \
+        --json "$OUTDIR/unet_bench_large_cuda_fp32.json"
       ;;
     memory-fp32) memory fp32 ;;
     memory-bf16) memory bf16 ;;
