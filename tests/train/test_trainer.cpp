@@ -244,6 +244,46 @@ TEST(Trainer, WritesMetricsCheckpointsAndProgressLines) {
   fs::remove_all(dir);
 }
 
+TEST(Trainer, ATimeLimitEndsTheRunAfterAValidatedEpoch) {
+  torch::set_num_threads(1);
+  const fs::path dir = fresh_dir("timelimit");
+  torch::manual_seed(3);
+  TinySegNet model;
+  TrainerCallbacks cb;
+  SyntheticBatches data(4);
+  cb.forward = [model](const torch::Tensor& x) mutable { return model->forward(x); };
+  cb.next_batch = [&data] { return data.next(); };
+  int validations = 0;
+  cb.validate = [&validations] {
+    ++validations;
+    return nlohmann::json{{"dice_mean", 0.5}};
+  };
+  TrainerOptions o;
+  o.epochs = 5;
+  o.iterations_per_epoch = 2;
+  o.validate_every = 0;         // only the last epoch; the time limit makes epoch 1 the last
+  o.time_limit_seconds = 1e-9;  // any epoch takes longer than this
+  o.out_dir = dir.string();
+  o.progress = ProgressMode::kOff;
+  Trainer trainer(model.ptr(), cb, o, "{}");
+  const nlohmann::json summary = trainer.run();
+  EXPECT_EQ(summary["epochs"], 1);
+  EXPECT_EQ(summary["stopped_by_time_limit"], true);
+  EXPECT_EQ(validations, 1);
+  EXPECT_EQ(read_metrics(dir).size(), 1u);
+  EXPECT_TRUE(fs::exists(dir / "last.pt"));
+
+  // Resuming without a limit finishes the remaining epochs.
+  TrainerOptions resumed = o;
+  resumed.time_limit_seconds = 0;
+  resumed.resume = true;
+  Trainer again(model.ptr(), cb, resumed, "{}");
+  const nlohmann::json rest = again.run();
+  EXPECT_EQ(rest["epochs"], 5);
+  EXPECT_EQ(rest["stopped_by_time_limit"], false);
+  fs::remove_all(dir);
+}
+
 TEST(Trainer, ResumeWithoutACheckpointIsAClearError) {
   const fs::path dir = fresh_dir("noresume");
   auto run = make_run(dir, true, 1);

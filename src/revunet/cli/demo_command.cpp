@@ -203,32 +203,14 @@ int demo_command(int argc, const char* const* argv) {
             << " steps, validation every " << validate_every << " epochs\n";
   const std::string run_dir = out + "/run";
   run_step("train", train_command,
-           {"--config",
-            config_path,
-            "--data",
-            data_dir,
-            "--out",
-            run_dir,
-            "--device",
-            "cpu",
-            "--epochs",
-            std::to_string(epochs),
-            "--iterations-per-epoch",
-            std::to_string(iterations),
-            "--batch",
-            std::to_string(batch),
-            "--lr",
-            args.get("lr"),
-            "--warmup",
-            std::to_string(std::min<int64_t>(50, iterations)),
-            "--validate-every",
-            std::to_string(validate_every),
-            "--val-fraction",
-            args.get("val-fraction"),
-            "--threads",
-            std::to_string(threads),
-            "--seed",
-            args.get("seed")});
+           {"--config", config_path, "--data", data_dir, "--out", run_dir, "--device", "cpu",
+            "--epochs", std::to_string(epochs), "--iterations-per-epoch",
+            std::to_string(iterations), "--batch", std::to_string(batch), "--lr", args.get("lr"),
+            "--warmup", std::to_string(std::min<int64_t>(50, iterations)), "--validate-every",
+            std::to_string(validate_every), "--val-fraction", args.get("val-fraction"), "--threads",
+            std::to_string(threads), "--seed", args.get("seed"),
+            // The calibration sizes the schedule; the limit bounds the time on a slower machine.
+            "--time-limit", std::to_string(minutes)});
 
   // (c) Prediction and (d) evaluation of the held-out test cases.
   std::cout << "\n== 3/5 predicting the " << test_cases << " held-out test cases\n";

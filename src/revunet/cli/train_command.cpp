@@ -134,6 +134,10 @@ int train_command(int argc, const char* const* argv) {
       .option("fold", "validation fold of a k-fold split (data::kfold_split)")
       .option("folds", "number of folds for --fold", "5")
       .option("validate-every", "epochs between validations (the last epoch always validates)", "1")
+      .option("time-limit",
+              "minutes: end (validated and saved) after the last epoch that fits "
+              "(0 = none; --resume continues)",
+              "0")
       .option("val-overlap", "sliding-window overlap during validation", "0.5")
       .option("workers", "batch prefetch threads", "1")
       .option("cache", "preprocessed-case cache folder (default RUNDIR/cache)")
@@ -249,6 +253,8 @@ int train_command(int argc, const char* const* argv) {
   options.bf16_autocast = args.is_set("bf16");
   options.optimizer.lr = args.get_double("lr");
   if (!(options.optimizer.lr > 0)) fail("--lr", "must be positive");
+  options.time_limit_seconds = 60 * args.get_double("time-limit");
+  if (options.time_limit_seconds < 0) fail("--time-limit", "must be 0 or more minutes");
   options.warmup_iterations = args.get_int("warmup");
   if (options.warmup_iterations < 0) fail("--warmup", "must be 0 or more");
 

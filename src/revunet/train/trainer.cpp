@@ -294,13 +294,19 @@ nlohmann::json Trainer::run() {
     core::write_file_atomically(metrics_path(options_.out_dir), "");
   }
   double last_loss = 0;
-  for (int64_t epoch = epoch_ + 1; epoch <= options_.epochs; ++epoch) {
+  bool out_of_time = false;
+  const auto start = std::chrono::steady_clock::now();
+  for (int64_t epoch = epoch_ + 1; epoch <= options_.epochs && !out_of_time; ++epoch) {
     model_->train();
     const EpochStats stats = train_epoch(epoch);
     last_loss = stats.loss;
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    out_of_time = options_.time_limit_seconds > 0 && epoch < options_.epochs &&
+                  elapsed + stats.seconds > options_.time_limit_seconds;
     nlohmann::json validation;
     const bool due = (options_.validate_every > 0 && epoch % options_.validate_every == 0) ||
-                     epoch == options_.epochs;
+                     epoch == options_.epochs || out_of_time;
     if (callbacks_.validate && due) {
       model_->eval();
       torch::NoGradGuard no_grad;
@@ -316,6 +322,7 @@ nlohmann::json Trainer::run() {
           {"best_dice_mean", best_dice_},
           {"best_epoch", best_epoch_},
           {"resumed_from", resumed_from_},
+          {"stopped_by_time_limit", out_of_time},
           {"out_dir", options_.out_dir}};
 }
 

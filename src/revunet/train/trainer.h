@@ -40,9 +40,12 @@ struct TrainerOptions {
   int64_t epochs = 1;
   int64_t iterations_per_epoch = 1;  // optimiser steps per epoch
   int64_t validate_every = 1;        // epochs; 0 = never (the last epoch is always validated)
-  int64_t accumulate = 1;            // micro-batches per optimiser step
-  double clip_norm = 12;             // global gradient norm; <= 0: no clipping
-  bool bf16_autocast = false;        // CUDA only: forward under bfloat16 autocast
+  // Wall-clock budget of this process's run (0: none). The run ends after the epoch past which
+  // another epoch as long as the last one would exceed it; that epoch is validated and saved.
+  double time_limit_seconds = 0;
+  int64_t accumulate = 1;      // micro-batches per optimiser step
+  double clip_norm = 12;       // global gradient norm; <= 0: no clipping
+  bool bf16_autocast = false;  // CUDA only: forward under bfloat16 autocast
   c10::Device device = c10::kCPU;
   std::string out_dir;  // last.pt, best.pt, metrics.jsonl
   bool resume = false;  // continue from out_dir/last.pt
