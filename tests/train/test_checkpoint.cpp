@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "revunet/core/atomic_file.h"
 #include "revunet/core/error.h"
 #include "revunet/train/optim.h"
 
@@ -27,7 +28,7 @@ struct TinyNetImpl : torch::nn::Module {
 };
 TORCH_MODULE(TinyNet);
 
-fs::path fresh_dir(const std::string& name) {
+fs::path checkpoint_dir(const std::string& name) {
   const fs::path dir =
       fs::temp_directory_path() / ("revunet_test_ckpt_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(dir);
@@ -62,7 +63,7 @@ void expect_same_tensors(const torch::nn::Module& a, const torch::nn::Module& b)
 }
 
 TEST(Checkpoint, RoundTripRestoresWeightsOptimizerStateRngAndFields) {
-  const fs::path dir = fresh_dir("roundtrip");
+  const fs::path dir = checkpoint_dir("roundtrip");
   torch::manual_seed(7);
   TinyNet a;
   auto opt_a = make_optimizer(a->parameters(), OptimizerOptions{});
@@ -104,7 +105,7 @@ TEST(Checkpoint, RoundTripRestoresWeightsOptimizerStateRngAndFields) {
 }
 
 TEST(Checkpoint, ReadStateWithoutAModel) {
-  const fs::path dir = fresh_dir("state");
+  const fs::path dir = checkpoint_dir("state");
   TinyNet a;
   CheckpointState state;
   state.epoch = 2;
@@ -132,7 +133,7 @@ void expect_error_naming(const std::function<void()>& f, const std::string& path
 }
 
 TEST(Checkpoint, CorruptedOrTruncatedFilesFailClearly) {
-  const fs::path dir = fresh_dir("corrupt");
+  const fs::path dir = checkpoint_dir("corrupt");
   TinyNet a;
   const std::string path = (dir / "last.pt").string();
   save_checkpoint(path, *a, nullptr, CheckpointState{});
@@ -156,7 +157,7 @@ TEST(Checkpoint, CorruptedOrTruncatedFilesFailClearly) {
 }
 
 TEST(Checkpoint, AFailedWriteLeavesThePreviousCheckpointIntact) {
-  const fs::path dir = fresh_dir("failed_write");
+  const fs::path dir = checkpoint_dir("failed_write");
   torch::manual_seed(8);
   TinyNet a;
   const std::string path = (dir / "last.pt").string();
@@ -164,7 +165,7 @@ TEST(Checkpoint, AFailedWriteLeavesThePreviousCheckpointIntact) {
   const std::string good = read_bytes(path);
 
   // Block the temporary file the writer uses (a directory in its place: fails even as root).
-  fs::create_directories(path + ".tmp." + std::to_string(::getpid()));
+  fs::create_directories(core::temporary_path_for(path));
   TinyNet other;
   EXPECT_THROW(save_checkpoint(path, *other, nullptr, CheckpointState{}), revunet::Error);
   EXPECT_EQ(read_bytes(path), good);
@@ -175,7 +176,7 @@ TEST(Checkpoint, AFailedWriteLeavesThePreviousCheckpointIntact) {
 }
 
 TEST(Checkpoint, RejectsAnotherModelsWeights) {
-  const fs::path dir = fresh_dir("mismatch");
+  const fs::path dir = checkpoint_dir("mismatch");
   torch::nn::Linear small(2, 3), wide(2, 4);
   const std::string path = (dir / "m.pt").string();
   save_checkpoint(path, *small, nullptr, CheckpointState{});

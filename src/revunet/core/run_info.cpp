@@ -73,32 +73,4 @@ nlohmann::json run_info(c10::Device device) {
           {"created", utc_now()}};
 }
 
-void write_file_atomically(const std::string& path, const std::string& contents) {
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  if (target.has_parent_path()) fs::create_directories(target.parent_path());
-  const fs::path tmp = target.string() + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) fail(path, "cannot open a temporary file beside it for writing");
-    out << contents;
-    out.flush();
-    if (!out) {
-      std::error_code ignored;
-      fs::remove(tmp, ignored);
-      fail(path, "write failed (disk full?); the previous file, if any, is untouched");
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    fail(path, "cannot rename the temporary file into place");
-  }
-}
-
-void write_json_atomically(const std::string& path, const nlohmann::json& value) {
-  write_file_atomically(path, value.dump(2) + "\n");
-}
-
 }  // namespace revunet::core

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "revunet/core/atomic_file.h"  // results are written with these
+
 namespace revunet::core {
 
 // The command line of this process, set once by main().
@@ -16,11 +18,5 @@ std::string command_line();
 
 // {"command": ..., "device": ..., "libtorch": ..., "git_revision": ..., "created": ...}
 nlohmann::json run_info(c10::Device device);
-
-// Writes JSON to `path` through a temporary file and a rename, so a reader never sees half a file.
-void write_json_atomically(const std::string& path, const nlohmann::json& value);
-
-// Writes any text the same way.
-void write_file_atomically(const std::string& path, const std::string& contents);
 
 }  // namespace revunet::core

@@ -1,7 +1,6 @@
 #include "revunet/data/case_cache.h"
 
 #include <torch/torch.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <cctype>
@@ -11,10 +10,10 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
-#include <thread>
 #include <utility>
 #include <vector>
 
+#include "revunet/core/atomic_file.h"
 #include "revunet/core/error.h"
 
 namespace revunet::data {
@@ -157,12 +156,6 @@ bool get_tensor_spec(HeaderReader& r, std::optional<TensorSpec>* spec) {
   return true;
 }
 
-std::string temp_path_for(const std::string& path) {
-  // pid + thread id: concurrent writers of the same file never share a temporary.
-  return path + ".tmp." + std::to_string(::getpid()) + "." +
-         std::to_string(std::hash<std::thread::id>{}(std::this_thread::get_id()));
-}
-
 std::optional<PreprocessedCase> reject(std::string* why_not, std::string why) {
   if (why_not) *why_not = std::move(why);
   return std::nullopt;
@@ -193,17 +186,8 @@ void save_cached_case(const std::string& path, const PreprocessedCase& c, const 
   p.put<uint64_t>(h.bytes().size());
   prefix += p.bytes();
 
-  const fs::path target(path);
-  if (target.has_parent_path()) {
-    std::error_code ec;
-    fs::create_directories(target.parent_path(), ec);
-    if (ec) fail(path, "cannot create the cache folder (" + ec.message() + ")");
-  }
-  const std::string tmp = temp_path_for(path);
-  uLong crc = crc32(0L, Z_NULL, 0);
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) fail(path, "cannot open a temporary file beside it for writing");
+  core::write_atomically(path, [&](std::ostream& out) {
+    uLong crc = crc32(0L, Z_NULL, 0);
     auto write = [&](const void* data, size_t n) {
       out.write(static_cast<const char*>(data), static_cast<std::streamsize>(n));
       crc = crc_update(crc, data, n);
@@ -214,20 +198,7 @@ void save_cached_case(const std::string& path, const PreprocessedCase& c, const 
     if (regions.defined()) write(regions.data_ptr(), regions.nbytes());
     const auto crc32_value = static_cast<uint32_t>(crc);
     out.write(reinterpret_cast<const char*>(&crc32_value), sizeof(crc32_value));
-    out.close();
-    if (!out) {
-      std::error_code ignored;
-      fs::remove(tmp, ignored);
-      fail(path, "write failed (disk full?); the previous file, if any, is untouched");
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    std::error_code ignored;
-    fs::remove(tmp, ignored);
-    fail(path, "cannot rename the temporary file into place (" + ec.message() + ")");
-  }
+  });
 }
 
 std::optional<PreprocessedCase> load_cached_case(const std::string& path, const std::string& key,
