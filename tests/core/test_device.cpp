@@ -9,7 +9,9 @@
 namespace revunet::core {
 namespace {
 
-TEST(ParseDevice, AcceptsCpu) { EXPECT_EQ(parse_device("cpu"), c10::Device(c10::kCPU)); }
+TEST(ParseDevice, AcceptsCpu) {
+  EXPECT_EQ(parse_device("cpu"), c10::Device(c10::kCPU));
+}
 
 TEST(ParseDevice, RejectsUnknownNamesWithTheOptionInTheMessage) {
   try {

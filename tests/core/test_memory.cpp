@@ -42,7 +42,10 @@ TEST(PeakMemoryScope, NestedScopeDoesNotHideItsPeakFromTheOuterScope) {
 }
 
 TEST(PeakMemoryScope, ResetsBetweenScopes) {
-  { PeakMemoryScope first; auto big = torch::empty({8 * kMiB}, torch::kFloat32); }
+  {
+    PeakMemoryScope first;
+    auto big = torch::empty({8 * kMiB}, torch::kFloat32);
+  }
   PeakMemoryScope second;
   auto small = torch::empty({kMiB}, torch::kFloat32);
   EXPECT_EQ(second.peak_above_baseline(), 4 * kMiB);

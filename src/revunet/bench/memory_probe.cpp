@@ -18,10 +18,6 @@
 namespace revunet::bench {
 namespace {
 
-void synchronize(c10::Device device) {
-  if (device.is_cuda()) torch::cuda::synchronize(device.index());
-}
-
 int64_t tensor_bytes(const torch::Tensor& t) {
   return t.defined() ? t.numel() * static_cast<int64_t>(t.element_size()) : 0;
 }
@@ -75,7 +71,7 @@ TrainingProbe::TrainingProbe(const nn::UNetConfig& config, rev::StackMode mode,
     fail("--dtype bf16", "bfloat16 autocast is for CUDA devices; use --dtype fp32 on CPU");
   }
   prepare_device(options_);
-  synchronize(options_.device);
+  core::synchronize(options_.device);
   baseline_bytes_ = core::current_bytes(options_.device);
   core::seed_everything(options_.seed);
   model_ = nn::UNet(config_);
@@ -89,7 +85,7 @@ TrainingProbe::TrainingProbe(const nn::UNetConfig& config, rev::StackMode mode,
   // leaves behind do not depend on the input size.
   const int64_t m = config_.size_multiple();
   step({m, m, m});
-  synchronize(options_.device);
+  core::synchronize(options_.device);
 }
 
 TrainingProbe::~TrainingProbe() = default;
@@ -142,12 +138,12 @@ ProbeResult TrainingProbe::measure(const Shape3& shape, bool release_cache) {
   r.optimizer_bytes = optimizer_bytes();
   r.input_bytes = (config_.in_channels + config_.out_channels) * voxels(shape) * 4;
   if (options_.device.is_cuda() && release_cache) compat::cuda_empty_cache();
-  synchronize(options_.device);
+  core::synchronize(options_.device);
   const auto t0 = std::chrono::steady_clock::now();
   try {
     core::PeakMemoryScope scope(options_.device);
     step(shape);
-    synchronize(options_.device);
+    core::synchronize(options_.device);
     r.peak_bytes = scope.peak_bytes() - baseline_bytes_;
   } catch (const c10::Error& e) {
     if (!is_out_of_memory(e)) throw;
@@ -184,12 +180,12 @@ ProbeResult probe_fresh(const nn::UNetConfig& config, rev::StackMode mode,
 int64_t TrainingProbe::stored_after_forward(const Shape3& s) {
   auto opts = torch::TensorOptions().device(options_.device).dtype(torch::kFloat32);
   auto image = torch::randn({1, config_.in_channels, s[0], s[1], s[2]}, opts);
-  synchronize(options_.device);
+  core::synchronize(options_.device);
   const int64_t before = core::current_bytes(options_.device);
   int64_t stored = 0;
   {
     std::vector<torch::Tensor> outputs = model_->forward_deep(image);
-    synchronize(options_.device);
+    core::synchronize(options_.device);
     stored = core::current_bytes(options_.device) - before;
   }
   return stored;

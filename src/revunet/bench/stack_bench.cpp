@@ -1,7 +1,7 @@
 #include "revunet/bench/stack_bench.h"
 
-#include <torch/cuda.h>
 #include <ATen/Context.h>
+#include <torch/cuda.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -17,10 +17,6 @@
 namespace revunet::bench {
 namespace {
 
-void synchronize(c10::Device device) {
-  if (device.is_cuda()) torch::cuda::synchronize(device.index());
-}
-
 nn::MBConvOptions mbconv_options(const StackBenchOptions& o) {
   return nn::MBConvOptions(o.channels / 2).expansion(o.expansion);
 }
@@ -30,8 +26,8 @@ nn::MBConvOptions mbconv_options(const StackBenchOptions& o) {
 StackMeasurement measure_stack(const StackBenchOptions& o, const char* mode, int64_t depth,
                                int64_t size) {
   core::seed_everything(o.seed);
-  auto stack = nn::make_mbconv_stack(o.channels, depth, mbconv_options(o),
-                                     rev::parse_stack_mode(mode));
+  auto stack =
+      nn::make_mbconv_stack(o.channels, depth, mbconv_options(o), rev::parse_stack_mode(mode));
   stack->to(o.device);
   auto opts = torch::TensorOptions().device(o.device).dtype(torch::kFloat32);
   auto x = torch::randn({o.batch, o.channels, size, size, size}, opts).requires_grad_(true);
@@ -42,22 +38,22 @@ StackMeasurement measure_stack(const StackBenchOptions& o, const char* mode, int
     y.backward(grad_out);
   };
   step();  // warm-up: allocates parameter and input gradients, which the baseline then holds
-  synchronize(o.device);
+  core::synchronize(o.device);
 
   StackMeasurement m;
   {
     core::PeakMemoryScope scope(o.device);
     step();
-    synchronize(o.device);
+    core::synchronize(o.device);
     m.peak_activation_bytes = scope.peak_above_baseline();
     m.leaked_bytes = scope.current_bytes() - scope.baseline_bytes();
   }
   std::vector<double> times;
   for (int64_t r = 0; r < o.repeats; ++r) {
-    synchronize(o.device);
+    core::synchronize(o.device);
     auto t0 = std::chrono::steady_clock::now();
     step();
-    synchronize(o.device);
+    core::synchronize(o.device);
     times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(times.begin(), times.end());
@@ -65,8 +61,8 @@ StackMeasurement measure_stack(const StackBenchOptions& o, const char* mode, int
   return m;
 }
 
-InversionError measure_inversion(c10::Device device, int64_t channels, int64_t depth,
-                                 int64_t size, uint64_t seed) {
+InversionError measure_inversion(c10::Device device, int64_t channels, int64_t depth, int64_t size,
+                                 uint64_t seed) {
   core::seed_everything(seed);
   auto stack = nn::make_mbconv_stack(channels, depth, nn::MBConvOptions(channels / 2),
                                      rev::StackMode::kReversible);
@@ -85,7 +81,7 @@ nlohmann::json run_stack_bench(const StackBenchOptions& o) {
   // Let cuDNN pick the fastest algorithms for these fixed shapes (what nnU-Net and MONAI do).
   if (o.device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
   nlohmann::json result = core::run_info(o.device);
-  result["config"] = {{"channels", o.channels}, {"batch", o.batch},   {"expansion", o.expansion},
+  result["config"] = {{"channels", o.channels}, {"batch", o.batch},     {"expansion", o.expansion},
                       {"dtype", "float32"},     {"repeats", o.repeats}, {"seed", o.seed}};
   result["rows"] = nlohmann::json::array();
   for (int64_t size : o.sizes) {
@@ -112,14 +108,13 @@ nlohmann::json run_stack_bench(const StackBenchOptions& o) {
       if (other["depth"] != row["depth"] || other["size"] != row["size"] ||
           other["mode"] == "plain")
         continue;
-      result["ratios"].push_back(
-          {{"mode", other["mode"]},
-           {"depth", row["depth"]},
-           {"size", row["size"]},
-           {"peak_vs_plain", other["peak_activation_bytes"].get<double>() /
-                                 row["peak_activation_bytes"].get<double>()},
-           {"time_vs_plain",
-            other["step_seconds"].get<double>() / row["step_seconds"].get<double>()}});
+      result["ratios"].push_back({{"mode", other["mode"]},
+                                  {"depth", row["depth"]},
+                                  {"size", row["size"]},
+                                  {"peak_vs_plain", other["peak_activation_bytes"].get<double>() /
+                                                        row["peak_activation_bytes"].get<double>()},
+                                  {"time_vs_plain", other["step_seconds"].get<double>() /
+                                                        row["step_seconds"].get<double>()}});
     }
   }
   result["inversion"] = nlohmann::json::array();

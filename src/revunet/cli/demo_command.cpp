@@ -33,10 +33,6 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
 // Runs another subcommand with these arguments (argv[0] = its name); non-zero exit stops the demo.
 void run_step(const char* name, int (*command)(int, const char* const*),
               const std::vector<std::string>& args) {

@@ -6,6 +6,7 @@
 #include <c10/core/Device.h>
 
 #include <array>
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -44,5 +45,10 @@ double dice(const torch::Tensor& pred, const torch::Tensor& ref);
 
 // "12.3 s", "4 min 05 s"
 std::string format_seconds(double seconds);
+
+// Wall-clock seconds since `start`.
+inline double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
 
 }  // namespace revunet::cli

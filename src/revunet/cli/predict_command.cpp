@@ -69,9 +69,6 @@ int predict_command(int argc, const char* const* argv) {
 
   int64_t written = 0, skipped = 0;
   const auto start = std::chrono::steady_clock::now();
-  const auto since = [](std::chrono::steady_clock::time_point t) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-  };
   nlohmann::json timings = core::run_info(device);
   timings["model"] = args.get("model");
   timings["overlap"] = window.overlap;
@@ -87,16 +84,16 @@ int predict_command(int argc, const char* const* argv) {
     const auto case_start = std::chrono::steady_clock::now();
     data::Case original;
     const data::PreprocessedCase c = preprocess_files(files, &original);
-    const double read_seconds = since(case_start);
+    const double read_seconds = seconds_since(case_start);
     const auto network_start = std::chrono::steady_clock::now();
     const torch::Tensor probabilities = predict_probabilities(loaded.model, c.image, window);
-    const double network_seconds = since(network_start);
+    const double network_seconds = seconds_since(network_start);
     const torch::Tensor regions = infer::postprocess(probabilities, post);
     const torch::Tensor labels = data::regions_to_labels(regions, original.convention);
     const torch::Tensor full = data::paste_from_box(labels, c.box, c.original_shape, 0);
     data::write_label_map(path, full, original.reference);  // temporary file + rename
     ++written;
-    const double total_seconds = since(case_start);
+    const double total_seconds = seconds_since(case_start);
     timings["cases"].push_back({{"id", files.id},
                                 {"original_shape", c.original_shape},
                                 {"network_shape", c.image.sizes().slice(1).vec()},
@@ -107,9 +104,9 @@ int predict_command(int argc, const char* const* argv) {
               << format_seconds(network_seconds) << ")" << std::endl;
   }
   std::cout << "predicted " << written << " cases (" << skipped << " skipped) in "
-            << format_seconds(since(start)) << "\n";
+            << format_seconds(seconds_since(start)) << "\n";
   if (args.has("json")) {
-    timings["seconds"] = since(start);
+    timings["seconds"] = seconds_since(start);
     core::write_json_atomically(args.get("json"), timings);
     std::cout << "wrote " << args.get("json") << "\n";
   }

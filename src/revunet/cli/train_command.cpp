@@ -40,10 +40,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using CasePtr = std::shared_ptr<const data::PreprocessedCase>;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
 struct Split {
   std::vector<data::CaseFiles> train, validation;
 };

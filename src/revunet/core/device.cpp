@@ -40,6 +40,10 @@ void configure_cuda_training(c10::Device device) {
   at::globalContext().setAllowTF32CuDNN(false);
 }
 
+void synchronize(c10::Device device) {
+  if (device.is_cuda()) torch::cuda::synchronize(device.has_index() ? device.index() : -1);
+}
+
 void seed_everything(uint64_t seed) {
   torch::manual_seed(seed);
   if (compat::cuda_available()) torch::cuda::manual_seed_all(seed);

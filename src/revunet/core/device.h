@@ -20,6 +20,9 @@ std::string describe_device(c10::Device device);
 // docs/gpu.md), and the gradients with them. bf16 autocast is unaffected. No-op on CPU.
 void configure_cuda_training(c10::Device device);
 
+// Waits for the work queued on `device` (a no-op on CPU): for timings.
+void synchronize(c10::Device device);
+
 // Seeds LibTorch's CPU and CUDA generators. Seeds are always passed explicitly.
 void seed_everything(uint64_t seed);
 

@@ -114,7 +114,7 @@ std::optional<Match> match_file(const std::string& name) {
   return std::nullopt;
 }
 
-bool is_gz(const std::string& path) {
+bool has_gz_suffix(const std::string& path) {
   return ends_with(lower(path), ".gz");
 }
 
@@ -141,7 +141,8 @@ void scan_folder(const fs::path& folder, bool case_folder, std::vector<CaseFiles
     c.convention = m->convention;
     std::string& slot = m->role < kSegRole ? c.modalities[m->role] : c.seg;
     // Both .nii and .nii.gz present: take the compressed one, deterministically.
-    if (slot.empty() || (is_gz(file.string()) && !is_gz(slot))) slot = file.string();
+    if (slot.empty() || (has_gz_suffix(file.string()) && !has_gz_suffix(slot)))
+      slot = file.string();
   }
 
   for (auto& [key, c] : groups) {

@@ -68,10 +68,6 @@ void set_engine_state(std::mt19937_64& engine, const std::string& state, const s
 
 namespace {
 
-std::array<int64_t, 3> spatial_shape(const torch::Tensor& t) {
-  return {t.size(-3), t.size(-2), t.size(-1)};
-}
-
 // Flat indices of the non-zero voxels of `mask` {X,Y,Z}, thinned to at most `limit` by an even
 // stride (keeps the spatial spread of a large tumour).
 std::vector<int64_t> foreground_indices(const torch::Tensor& mask, int64_t limit) {

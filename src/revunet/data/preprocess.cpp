@@ -8,11 +8,6 @@
 namespace revunet::data {
 namespace {
 
-std::array<int64_t, 3> spatial_shape(const torch::Tensor& t) {
-  const int64_t n = t.dim();
-  return {t.size(n - 3), t.size(n - 2), t.size(n - 1)};
-}
-
 // Bounding box of a boolean mask {X,Y,Z}; nullopt-like `found = false` when the mask is empty.
 CropBox mask_box(const torch::Tensor& mask, bool* found) {
   CropBox box;

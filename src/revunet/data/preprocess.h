@@ -23,6 +23,12 @@ struct CropBox {
 
 // The smallest box holding every voxel that is non-zero in any channel of `image` {C,X,Y,Z}.
 // An all-zero image gives the full extent (nothing to crop, and nothing downstream breaks).
+// The last three sizes of `t` ({..., X, Y, Z} -> {X, Y, Z}).
+inline std::array<int64_t, 3> spatial_shape(const torch::Tensor& t) {
+  const int64_t n = t.dim();
+  return {t.size(n - 3), t.size(n - 2), t.size(n - 1)};
+}
+
 CropBox nonzero_bounding_box(const torch::Tensor& image);
 
 // The box of the last three dims of `t` {..., X, Y, Z}, as a new contiguous tensor (not a view,

@@ -94,7 +94,7 @@ UnitGrid unit_grid(const Shape& shape, const std::array<double, 3>& centre,
 }
 
 // Internal tumour classes; mapped to a convention's label values at the end.
-enum TumourClass : int64_t { kNone = 0, kNcr = 1, kEd = 2, kEt = 3 };
+enum SynthClass : int64_t { kNone = 0, kNcr = 1, kEd = 2, kEt = 3 };
 
 // Distance to `c` in units of a radius R that wobbles with a smooth noise field (a deformed blob).
 torch::Tensor blob_distance(Rng& rng, const UnitGrid& g, const Shape& shape,
@@ -139,7 +139,7 @@ torch::Tensor paint_tumour(Rng& rng, const UnitGrid& g, const Shape& shape,
 struct Anatomy3d {
   torch::Tensor tissues;  // float {3,X,Y,Z}: CSF, GM, WM memberships
   torch::Tensor brain;    // bool {X,Y,Z}
-  torch::Tensor classes;  // int64 {X,Y,Z}: TumourClass
+  torch::Tensor classes;  // int64 {X,Y,Z}: SynthClass
 };
 
 Anatomy3d procedural_anatomy(Rng& rng, const Shape& shape) {

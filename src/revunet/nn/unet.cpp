@@ -35,7 +35,7 @@ torch::nn::Sequential upsampling(const UNetConfig& c, int64_t in, int64_t out) {
                               .align_corners(false)));
 }
 
-torch::nn::Conv3d pointwise(int64_t in, int64_t out) {
+torch::nn::Conv3d pointwise_with_bias(int64_t in, int64_t out) {
   return torch::nn::Conv3d(torch::nn::Conv3dOptions(in, out, 1).bias(true));
 }
 
@@ -87,17 +87,18 @@ UNetImpl::UNetImpl(UNetConfig config) : config_(std::move(config)) {
     const std::string suffix = std::to_string(l);
     up_[l] = register_module("up" + suffix, upsampling(c, w[l + 1], w[l]));
     if (c.skip == SkipMerge::kConcat) {
-      merge_[l] = register_module("merge" + suffix, pointwise(2 * w[l], w[l]));
+      merge_[l] = register_module("merge" + suffix, pointwise_with_bias(2 * w[l], w[l]));
     }
     decoder_[l] = register_module(
         "dec" + suffix, make_mbconv_stack(w[l], c.decoder_couplings[l], c.mbconv_options(w[l]),
                                           c.stage_mode("dec" + suffix)));
     stages_.emplace("dec" + suffix, decoder_[l]);
     if (c.deep_supervision && l >= 1) {
-      deep_heads_[l] = register_module("deep_head" + suffix, pointwise(w[l], c.out_channels));
+      deep_heads_[l] =
+          register_module("deep_head" + suffix, pointwise_with_bias(w[l], c.out_channels));
     }
   }
-  head_ = register_module("head", pointwise(w[0], c.out_channels));
+  head_ = register_module("head", pointwise_with_bias(w[0], c.out_channels));
 }
 
 torch::Tensor UNetImpl::forward(const torch::Tensor& x) {
