@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <memory>
 #include <random>
 #include <sstream>
 
@@ -196,20 +198,34 @@ TEST(Trainer, ResumeAfterSigkillIsBitIdentical) {
   fs::remove_all(killed);
 }
 
-TEST(Trainer, WritesMetricsCheckpointsAndProgressLines) {
-  torch::set_num_threads(1);
-  const fs::path dir = fresh_dir("metrics");
-  torch::manual_seed(3);
+// A small model and data whose validation counts its calls; the n-th reports dice_mean(n).
+struct CountingRun {
   TinySegNet model;
-  TrainerCallbacks cb;
-  SyntheticBatches data(4);
-  cb.forward = [model](const torch::Tensor& x) mutable { return model->forward(x); };
-  cb.next_batch = [&data] { return data.next(); };
+  SyntheticBatches data{4};
   int validations = 0;
-  cb.validate = [&validations] {
-    ++validations;
-    return nlohmann::json{{"dice_mean", 0.1 * validations}};
+  TrainerCallbacks callbacks;
+};
+
+std::unique_ptr<CountingRun> counting_run(std::function<double(int)> dice_mean) {
+  torch::set_num_threads(1);
+  torch::manual_seed(3);
+  auto run = std::make_unique<CountingRun>();
+  CountingRun* r = run.get();
+  run->callbacks.forward = [r](const torch::Tensor& x) { return r->model->forward(x); };
+  run->callbacks.next_batch = [r] { return r->data.next(); };
+  run->callbacks.validate = [r, dice_mean] {
+    ++r->validations;
+    return nlohmann::json{{"dice_mean", dice_mean(r->validations)}};
   };
+  return run;
+}
+
+TEST(Trainer, WritesMetricsCheckpointsAndProgressLines) {
+  const fs::path dir = fresh_dir("metrics");
+  auto run = counting_run([](int n) { return 0.1 * n; });
+  TinySegNet model = run->model;
+  const TrainerCallbacks& cb = run->callbacks;
+  const int& validations = run->validations;
   TrainerOptions o;
   o.epochs = 3;
   o.iterations_per_epoch = 2;
@@ -245,19 +261,11 @@ TEST(Trainer, WritesMetricsCheckpointsAndProgressLines) {
 }
 
 TEST(Trainer, ATimeLimitEndsTheRunAfterAValidatedEpoch) {
-  torch::set_num_threads(1);
   const fs::path dir = fresh_dir("timelimit");
-  torch::manual_seed(3);
-  TinySegNet model;
-  TrainerCallbacks cb;
-  SyntheticBatches data(4);
-  cb.forward = [model](const torch::Tensor& x) mutable { return model->forward(x); };
-  cb.next_batch = [&data] { return data.next(); };
-  int validations = 0;
-  cb.validate = [&validations] {
-    ++validations;
-    return nlohmann::json{{"dice_mean", 0.5}};
-  };
+  auto run = counting_run([](int) { return 0.5; });
+  TinySegNet model = run->model;
+  const TrainerCallbacks& cb = run->callbacks;
+  const int& validations = run->validations;
   TrainerOptions o;
   o.epochs = 5;
   o.iterations_per_epoch = 2;

@@ -162,6 +162,11 @@ int64_t parse_bytes(const std::string& text, const std::string& what) {
   return static_cast<int64_t>(number * scale);
 }
 
+bool parse_bf16_dtype(const std::string& text) {
+  if (text != "fp32" && text != "bf16") fail("--dtype " + text, "expected fp32 or bf16");
+  return text == "bf16";
+}
+
 std::vector<rev::StackMode> parse_modes(const std::string& text, const std::string& what) {
   std::vector<rev::StackMode> modes;
   size_t start = 0;

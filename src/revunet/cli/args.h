@@ -50,6 +50,9 @@ class Args {
 // "1GiB", "512MiB", "1.5G", "123456" -> bytes; throws revunet::Error naming `what` otherwise.
 int64_t parse_bytes(const std::string& text, const std::string& what);
 
+// "fp32" -> false, "bf16" -> true; anything else is a one-line error naming --dtype.
+bool parse_bf16_dtype(const std::string& text);
+
 // "reversible,plain" -> stage modes; throws revunet::Error naming `what` for a bad or empty list.
 std::vector<rev::StackMode> parse_modes(const std::string& text, const std::string& what);
 

@@ -87,9 +87,7 @@ int bench_unet(int argc, const char* const* argv) {
 
   bench::UNetBenchOptions o;
   o.probe.device = core::parse_device(args.get("device"));
-  const std::string dtype = args.get("dtype");
-  if (dtype != "fp32" && dtype != "bf16") fail("--dtype " + dtype, "expected fp32 or bf16");
-  o.probe.bf16 = dtype == "bf16";
+  o.probe.bf16 = parse_bf16_dtype(args.get("dtype"));
   o.probe.seed = static_cast<uint64_t>(args.get_int("seed"));
   o.modes = parse_modes(args.get("modes"), "--modes");
   o.edges =

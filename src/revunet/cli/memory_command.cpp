@@ -55,9 +55,7 @@ int memory_command(int argc, const char* const* argv) {
   if (!args.has("config")) fail("--config", "a model config (configs/*.json) is needed");
   o.config_path = args.get("config");
   o.probe.device = core::parse_device(args.get("device"));
-  const std::string dtype = args.get("dtype");
-  if (dtype != "fp32" && dtype != "bf16") fail("--dtype " + dtype, "expected fp32 or bf16");
-  o.probe.bf16 = dtype == "bf16";
+  o.probe.bf16 = parse_bf16_dtype(args.get("dtype"));
   if (args.has("budget")) {
     o.probe.budget_bytes = parse_bytes(args.get("budget"), "--budget");
   } else if (o.probe.device.is_cuda()) {

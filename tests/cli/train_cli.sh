@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The revunet program end to end on tiny synthetic cases: train on a k-fold split, resume to more
+# epochs, stop by a time limit, predict with timings; and the one-line errors of bad flags.
+#   tests/cli/train_cli.sh PATH/TO/revunet SOURCE_DIR
+set -euo pipefail
+BIN=$1
+SRC=$2
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+failures=0
+check() {  # check DESCRIPTION COMMAND...: counts a failure when the command fails
+  local what=$1
+  shift
+  if "$@"; then echo "ok: $what"; else echo "FAILED: $what"; failures=$((failures + 1)); fi
+}
+lines() { grep -c . "$1"; }
+# expect_error DESCRIPTION PATTERN ARGS...: non-zero exit, one line on stderr matching PATTERN
+expect_error() {
+  local what=$1 pattern=$2
+  shift 2
+  if "$BIN" "$@" >"$WORK/out" 2>"$WORK/err"; then
+    echo "FAILED: $what (exit 0)"
+    failures=$((failures + 1))
+  elif [ "$(grep -c . "$WORK/err")" -ne 1 ] || ! grep -q -- "$pattern" "$WORK/err"; then
+    echo "FAILED: $what: stderr was:"
+    cat "$WORK/err"
+    failures=$((failures + 1))
+  else
+    echo "ok: $what: $(cat "$WORK/err")"
+  fi
+}
+
+"$BIN" synth --out "$WORK/data" --cases 4 --shape 32,32,24 --spacing 6 --seed 3 --threads 1 >/dev/null
+common=(--config "$SRC/configs/tiny.json" --data "$WORK/data" --device cpu --threads 1
+        --patch 16,16,16 --batch 1 --iterations-per-epoch 2 --fold 1 --folds 4)
+
+"$BIN" train "${common[@]}" --out "$WORK/run" --epochs 2 >"$WORK/log"
+check "two epochs logged" [ "$(lines "$WORK/run/metrics.jsonl")" -eq 2 ]
+check "fold 1 of 4 validates on one case" \
+  [ "$(tr -d ' \n' <"$WORK/run/split.json" | grep -o '"validation":\[[^]]*\]' | grep -o '"' | wc -l)" -eq 4 ]
+for f in last.pt best.pt model.pt curves.png; do check "$f written" [ -s "$WORK/run/$f" ]; done
+
+"$BIN" train "${common[@]}" --out "$WORK/run" --epochs 3 --resume >"$WORK/log"
+check "resume adds the third epoch" [ "$(lines "$WORK/run/metrics.jsonl")" -eq 3 ]
+check "resume continues the iteration count" grep -q '"iteration":6' "$WORK/run/metrics.jsonl"
+
+"$BIN" train "${common[@]}" --out "$WORK/timed" --epochs 50 --time-limit 0.0001 --mode plain >"$WORK/log"
+check "a time limit ends the run after one epoch" [ "$(lines "$WORK/timed/metrics.jsonl")" -eq 1 ]
+check "the time-limited run is saved" [ -s "$WORK/timed/model.pt" ]
+
+"$BIN" predict --model "$WORK/run/model.pt" --in "$WORK/data" --out "$WORK/pred" --device cpu \
+  --threads 1 --json "$WORK/pred/times.json" >"$WORK/log"
+check "predicts every case" [ "$(ls "$WORK/pred"/*.nii.gz | wc -l)" -eq 4 ]
+check "prediction timings per case" [ "$(grep -c '"network_seconds"' "$WORK/pred/times.json")" -eq 4 ]
+
+expect_error "bf16 on CPU" "bf16" train "${common[@]}" --out "$WORK/bf16" --epochs 1 --bf16
+expect_error "unknown mode" "sideways" train "${common[@]}" --out "$WORK/m" --mode sideways
+expect_error "fold out of range" "--fold" train "${common[@]}" --out "$WORK/f" --fold 4
+expect_error "resume without a checkpoint" "last.pt" train "${common[@]}" --out "$WORK/none" --resume
+expect_error "negative time limit" "--time-limit" train "${common[@]}" --out "$WORK/t" --time-limit -1
+expect_error "unknown flag" "--epoch" train "${common[@]}" --out "$WORK/u" --epoch 3
+
+[ "$failures" -eq 0 ] || { echo "$failures check(s) failed"; exit 1; }
