@@ -42,10 +42,11 @@ nlohmann::json bench_row(const nn::UNetConfig& config, rev::StackMode mode, int6
   if (last.out_of_memory || seconds.empty()) return row;
   row["peak_bytes"] = last.peak_bytes;
   row["activation_bytes"] = last.activation_bytes;
-  row["step_seconds"] = median(seconds);
+  const double step = median(seconds);
+  row["step_seconds"] = step;
   row["step_seconds_min"] = *std::min_element(seconds.begin(), seconds.end());
-  row["steps_per_second"] = 1.0 / median(seconds);
-  row["voxels_per_second"] = static_cast<double>(voxels(shape)) / median(seconds);
+  row["steps_per_second"] = 1.0 / step;
+  row["voxels_per_second"] = static_cast<double>(voxels(shape)) / step;
   return row;
 }
 

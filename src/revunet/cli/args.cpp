@@ -169,13 +169,9 @@ bool parse_bf16_dtype(const std::string& text) {
 
 std::vector<rev::StackMode> parse_modes(const std::string& text, const std::string& what) {
   std::vector<rev::StackMode> modes;
-  size_t start = 0;
-  while (start <= text.size()) {
-    const size_t comma = text.find(',', start);
-    const std::string item = text.substr(start, comma == std::string::npos ? comma : comma - start);
+  std::stringstream list(text);
+  for (std::string item; std::getline(list, item, ',');) {
     if (!item.empty()) modes.push_back(rev::parse_stack_mode(item));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
   }
   if (modes.empty()) fail(what, "expected e.g. reversible,plain,checkpoint");
   return modes;
