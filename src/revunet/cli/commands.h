@@ -13,5 +13,6 @@ int memory_command(int argc, const char* const* argv);
 int train_command(int argc, const char* const* argv);
 int predict_command(int argc, const char* const* argv);
 int demo_command(int argc, const char* const* argv);
+int export_command(int argc, const char* const* argv);
 
 }  // namespace revunet::cli

@@ -32,6 +32,7 @@ const std::vector<Command>& commands() {
       {"predict", "label maps for BraTS cases from a trained model", revunet::cli::predict_command},
       {"demo", "synthetic data, training, prediction, evaluation, overlays",
        revunet::cli::demo_command},
+      {"export", "weights as a PyTorch state dict + config JSON", revunet::cli::export_command},
   };
   return table;
 }
