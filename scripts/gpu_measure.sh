@@ -5,7 +5,9 @@
 # Stages: build (scripts/gpu_build.sh, then copies the binary to OUTDIR so later calls can carry
 # it in .carry/bin/), bench (U-Net step time per mode at 128^3), memory-fp32, memory-bf16 (the
 # 16 GiB searches of issue 3), large (configs/large.json at 128^3 per mode), train (paper model, bf16, 128^3, reversible vs plain on synthetic
-# cases), predict (one 240x240x155 case). A stage's JSON goes to OUTDIR/<name>.json.
+# cases), predict (one 240x240x155 case), compare-unet4 and compare-paper (revunet against its
+# PyTorch twin, python/revunet_torch, side by side at 128^3: bench/compare_pytorch.sh; the python3
+# on the PATH must have torch). A stage's JSON goes to OUTDIR/<name>.json.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUTDIR=$1
@@ -79,6 +81,18 @@ for stage in "$@"; do
       id=$(ls /tmp/synth | head -1)
       "$BIN" predict --model /tmp/run-reversible/model.pt --in /tmp/synth --ids "$id" \
         --out /tmp/pred --device cuda --overwrite --json "$OUTDIR/predict_paper_cuda.json"
+      ;;
+    compare-unet4)
+      step "compare unet4 fp32 + bf16 with the PyTorch twin"
+      bench/compare_pytorch.sh --bin "$BIN" --device cuda --configs configs/unet4.json \
+        --dtypes fp32,bf16 --edges 128 --warmup 3 --repeats 5 --rounds 2 \
+        --out "$OUTDIR/compare_pytorch_unet4_cuda.json"
+      ;;
+    compare-paper)
+      step "compare paper bf16 with the PyTorch twin"
+      bench/compare_pytorch.sh --bin "$BIN" --device cuda --configs configs/paper.json \
+        --dtypes bf16 --edges 128 --warmup 3 --repeats 5 --rounds 2 \
+        --out "$OUTDIR/compare_pytorch_paper_cuda.json"
       ;;
     *) echo "unknown stage $stage"; exit 2 ;;
   esac

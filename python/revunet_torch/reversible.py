@@ -106,13 +106,27 @@ class _ReversibleFunction(torch.autograd.Function):
         for c in couplings:
             x1, x2 = c.forward_halves(x1, x2)
         out = torch.cat([x1, x2], 1)
-        # Saved as an output: no reference cycle, and autograd checks its version in backward.
-        ctx.save_for_backward(out)
+        # A detached alias, not save_for_backward: a saved tensor lives until backward returns,
+        # the alias is dropped as soon as the last coupling's input is rebuilt (one coupling
+        # output less at the peak). It has no grad_fn, so no reference cycle; its version counter
+        # is the output's, checked below as autograd would.
+        ctx.output = out.detach()
+        ctx.output_version = ctx.output._version
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        (out,) = ctx.saved_tensors
+        out = ctx.output
+        if out is None:
+            raise RuntimeError("ReversibleSequence: backward ran a second time through the same "
+                               "forward pass; a reversible stack keeps nothing for a second pass "
+                               "(retain_graph is not supported in reversible mode)")
+        if out._version != ctx.output_version:
+            raise RuntimeError(f"ReversibleSequence: the stack's output was modified in place "
+                               f"after forward (version {out._version}, expected "
+                               f"{ctx.output_version}); backward rebuilds the input from it. "
+                               f"Clone the output before modifying it")
+        ctx.output = None
         couplings = ctx.couplings
         y1, y2 = _split(out)
         dy1, dy2 = _split(grad_out)
@@ -163,7 +177,7 @@ class _ReversibleFunction(torch.autograd.Function):
                 y1, y2 = x1, x2
                 dy1, dy2 = dx1, dx2
                 own = True
-        ctx.couplings = None  # a second backward through this forward fails on saved_tensors
+        ctx.couplings = None
         result = [grad, None]
         for i in range(len(couplings)):
             result += f_grads[i] + g_grads[i]
@@ -186,6 +200,7 @@ class ReversibleSequence(nn.ModuleList):
     def forward(self, x):
         params = self._parameters_in_order()
         recording = (torch.is_grad_enabled() and not torch.jit.is_tracing()
+                     and not torch.onnx.is_in_onnx_export()
                      and (x.requires_grad or any(p.requires_grad for p in params)))
         if self.mode == "plain" or not recording:
             # Inference, tracing (ONNX export) and plain mode: couplings one after the other.
