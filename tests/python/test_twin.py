@@ -176,12 +176,8 @@ class ModelFiles(TwinTestCase):
             os.makedirs(out)
             weights, reference = export(out, "--model", os.path.join(run_dir, file),
                                         shape="1,12,8,8")
+            # revunet's reference step ran on the file's weights, so this checks them too.
             self.check_twin(weights, reference, file, modes=("reversible",))
-        # Trained weights differ from a fresh model's: the file's weights were used.
-        fresh = rt.UNet(rt.load_config(os.path.join(SRC, "configs/tiny.json")))
-        self.assertNotEqual(set(fresh.state_dict()), set())
-        trained = rt.load_state_dict(os.path.join(self.dir, "model", "weights.pt"))
-        self.assertEqual(set(trained), set(fresh.state_dict()))
 
 
 class Refusals(TwinTestCase):

@@ -1,7 +1,6 @@
 #include "revunet/nn/export.h"
 
 #include <caffe2/serialize/inline_container.h>
-#include <torch/csrc/jit/serialization/export.h>
 #include <torch/csrc/jit/serialization/pickle.h>
 #include <torch/csrc/jit/serialization/pickler.h>
 
@@ -44,9 +43,14 @@ std::string pickled(const TensorDict& tensors) {
     archive.append(static_cast<const char*>(data), size);
     return size;
   });
-  // data.pkl plus data/0, data/1, ... for the tensors: the layout torch.save writes.
-  torch::jit::writeArchiveAndTensors("data", pickle.data(), pickle.size(), pickler.tensorData(),
-                                     writer);
+  // data/0, data/1, ... (the storages, named by their index in the pickle) and data.pkl: the
+  // layout torch.save writes (as torch::jit::writeArchiveAndTensors does).
+  const auto& storages = pickler.tensorData();
+  for (size_t i = 0; i < storages.size(); ++i) {
+    const auto& storage = storages[i].storage();
+    writer.writeRecord("data/" + std::to_string(i), storage.data(), storage.nbytes());
+  }
+  writer.writeRecord("data.pkl", pickle.data(), pickle.size());
   writer.writeEndOfFile();
   return archive;
 }
