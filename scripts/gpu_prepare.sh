@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 mkdir -p .carry/debs
 cd .carry/debs
 apt-get download libnifti2-dev libnifti2-2 libniftiio2 libniftiio-dev libnifticdf2 \
-  libnifticdf-dev libznz3 libznz-dev nlohmann-json3-dev libgtest-dev googletest
+  libnifticdf-dev libznz3 libznz-dev nlohmann-json3-dev libgtest-dev googletest libcli11-dev
 ls -1 "$PWD"

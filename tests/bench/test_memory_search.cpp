@@ -10,7 +10,6 @@
 
 #include "revunet/bench/memory_report.h"
 #include "revunet/bench/memory_search.h"
-#include "revunet/cli/args.h"
 #include "revunet/core/error.h"
 
 namespace revunet::bench {
@@ -112,14 +111,6 @@ TEST(MemorySearch, BadConfigFieldIsNamed) {
     EXPECT_NE(std::string(e.what()).find("expansoin"), std::string::npos) << e.what();
   }
   std::filesystem::remove(path);
-}
-
-TEST(MemorySearch, ParsesBudgets) {
-  EXPECT_EQ(cli::parse_bytes("1GiB", "--budget"), int64_t{1} << 30);
-  EXPECT_EQ(cli::parse_bytes("512MiB", "--budget"), 512 * kMiB);
-  EXPECT_EQ(cli::parse_bytes("1.5G", "--budget"), 3 * (int64_t{1} << 29));
-  EXPECT_THROW(cli::parse_bytes("12 parsecs", "--budget"), Error);
-  EXPECT_THROW(cli::parse_bytes("-1GiB", "--budget"), Error);
 }
 
 TEST(MemorySearch, ShapesAndWidths) {

@@ -60,4 +60,33 @@ expect_error "resume without a checkpoint" "last.pt" train "${common[@]}" --out 
 expect_error "negative time limit" "--time-limit" train "${common[@]}" --out "$WORK/t" --time-limit -1
 expect_error "unknown flag" "--epoch" train "${common[@]}" --out "$WORK/u" --epoch 3
 
+# Every flag is checked before any work: --data points at a folder whose case cannot even load,
+# so an error naming the flag proves nothing was read.
+mkdir -p "$WORK/garbage/BraTS_0/" && echo "not a NIfTI" >"$WORK/garbage/BraTS_0/BraTS_0_t1.nii.gz"
+bad_data=(--config "$SRC/configs/tiny.json" --data "$WORK/garbage" --out "$WORK/b" --device cpu)
+expect_error "negative epochs before loading data" "^revunet train: --epochs: must be at least 1, got -1$" \
+  train "${bad_data[@]}" --epochs -1
+expect_error "zero iterations names the real flag" "--iterations-per-epoch: must be at least 1" \
+  train "${bad_data[@]}" --iterations-per-epoch 0
+expect_error "a stray positional argument" "stray: unexpected argument" train "${bad_data[@]}" stray
+expect_error "a value after a switch" "--no-augment: is a switch and takes no value, got 'yes'" \
+  train "${bad_data[@]}" --no-augment yes
+expect_error "a value glued to a switch" "--no-augment: is a switch and takes no value" \
+  train "${bad_data[@]}" --no-augment=yes
+expect_error "a flag without its value" "--epochs: needs a value" train "${bad_data[@]}" --epochs
+expect_error "a fraction for a whole number" "--batch 1.5: expected a whole number" \
+  train "${bad_data[@]}" --batch 1.5
+expect_error "a patch of two sizes" "--patch: expected 3 comma-separated values, got 2" \
+  train "${bad_data[@]}" --patch 16,16
+expect_error "--fold with --val-fraction" "--val-fraction: cannot be combined with --fold" \
+  train "${bad_data[@]}" --fold 1 --val-fraction 0.3
+expect_error "a missing config" "--config: File does not exist" \
+  train --config "$WORK/none.json" --data "$WORK/data" --out "$WORK/c"
+expect_error "a required flag" "--out: is required" train --config "$SRC/configs/tiny.json" --data "$WORK/data"
+expect_error "an unknown command" "unknown command 'trian'" trian
+expect_error "an unknown bench" "sideways: unknown command; expected one of stack, unet" bench sideways
+expect_error "plot without its LOG" "expected a LOG argument" plot
+check "--help exits 0 on every subcommand" bash -c \
+  'for c in bench "bench stack" "bench unet" synth dataset "dataset check" evaluate plot memory train predict demo; do "$0" $c --help >/dev/null || exit 1; done' "$BIN"
+
 [ "$failures" -eq 0 ] || { echo "$failures check(s) failed"; exit 1; }

@@ -8,8 +8,8 @@
 
 #include "revunet/bench/stack_bench.h"
 #include "revunet/bench/unet_bench.h"
-#include "revunet/cli/args.h"
 #include "revunet/cli/commands.h"
+#include "revunet/cli/flags.h"
 #include "revunet/core/device.h"
 #include "revunet/core/error.h"
 #include "revunet/core/run_info.h"
@@ -18,31 +18,24 @@
 namespace revunet::cli {
 namespace {
 
-int bench_stack(int argc, const char* const* argv) {
-  Args args("revunet bench stack",
-            "Peak activation memory and step time of one MBConv stack in "
-            "plain, checkpoint and reversible mode.");
-  args.option("device", "cpu, cuda or cuda:N", "cpu")
-      .option("depths", "couplings per stack, comma-separated", "1,2,4,8,16")
-      .option("sizes", "cube edges of the input, comma-separated", "16,32")
-      .option("channels", "channels of the stack (split in halves)", "16")
-      .option("batch", "batch size", "1")
-      .option("repeats", "timed steps per row (median reported)", "3")
-      .option("threads", "CPU threads (0 = LibTorch's default)", "0")
-      .option("seed", "weights and input seed", "0")
-      .option("json", "write the results here (JSON)");
-  if (!args.parse(argc, argv, 2)) return 0;
-  if (args.get_int("threads") > 0) torch::set_num_threads(args.get_int("threads"));
+struct StackFlags {
+  std::string device = "cpu", json;
+  std::vector<int64_t> depths = {1, 2, 4, 8, 16}, sizes = {16, 32};
+  int64_t channels = 16, batch = 1, repeats = 3, threads = 0;
+  uint64_t seed = 0;
+};
 
+int run_stack(const StackFlags& flags) {
+  apply_threads(flags.threads);
   bench::StackBenchOptions o;
-  o.device = core::parse_device(args.get("device"));
-  o.depths = args.get_int_list("depths");
-  o.sizes = args.get_int_list("sizes");
-  o.channels = args.get_int("channels");
-  o.batch = args.get_int("batch");
-  o.repeats = args.get_int("repeats");
-  o.seed = static_cast<uint64_t>(args.get_int("seed"));
-  if (o.channels < 2 || o.channels % 2) fail("--channels", "must be even and at least 2");
+  o.device = core::parse_device(flags.device);
+  o.depths = flags.depths;
+  o.sizes = flags.sizes;
+  o.channels = flags.channels;
+  o.batch = flags.batch;
+  o.repeats = flags.repeats;
+  o.seed = flags.seed;
+  if (o.channels % 2) fail("--channels", "must be even (a coupling splits them in halves)");
 
   auto result = bench::run_stack_bench(o);
   std::cout << std::left << std::setw(12) << "mode" << std::setw(7) << "depth" << std::setw(6)
@@ -59,44 +52,35 @@ int bench_stack(int argc, const char* const* argv) {
     std::cout << "inversion float32 depth " << inv["depth"] << ": max abs error " << std::scientific
               << inv["max_abs_error"].get<double>() << std::fixed << "\n";
   }
-  if (args.has("json")) {
-    core::write_json_atomically(args.get("json"), result);
-    std::cout << "wrote " << args.get("json") << "\n";
+  if (!flags.json.empty()) {
+    core::write_json_atomically(flags.json, result);
+    std::cout << "wrote " << flags.json << "\n";
   }
   return 0;
 }
 
-int bench_unet(int argc, const char* const* argv) {
-  Args args("revunet bench unet --config FILE [options]",
-            "Step time and peak memory of whole U-Net training steps (forward, loss, backward, "
-            "AdamW) per mode, batch 1, at fixed cube edges.");
-  args.option("config", "model config (configs/*.json)")
-      .option("device", "cpu, cuda or cuda:N", "cpu")
-      .option("dtype", "fp32, or bf16 (autocast, CUDA only)", "fp32")
-      .option("modes", "comma-separated modes", "plain,checkpoint,reversible")
-      .option("edges", "cube edges, comma-separated (default: the config's patch)")
-      .option("warmup", "untimed steps per row", "2")
-      .option("repeats", "timed steps per row (median reported)", "5")
-      .option("threads", "CPU threads (0 = LibTorch's default)", "0")
-      .option("seed", "weights and input seed", "0")
-      .option("json", "write the results here (JSON)");
-  if (!args.parse(argc, argv, 2)) return 0;
-  if (!args.has("config")) fail("--config", "a model config (configs/*.json) is needed");
-  if (args.get_int("threads") > 0) torch::set_num_threads(args.get_int("threads"));
-  const nn::UNetConfig config = nn::load_unet_config(args.get("config"));
+struct UNetFlags {
+  std::string config, device = "cpu", dtype = "fp32", json;
+  std::vector<std::string> modes;
+  std::vector<int64_t> edges;
+  int64_t warmup = 2, repeats = 5, threads = 0;
+  uint64_t seed = 0;
+};
 
+int run_unet(const UNetFlags& flags) {
+  apply_threads(flags.threads);
+  const nn::UNetConfig config = nn::load_unet_config(flags.config);
   bench::UNetBenchOptions o;
-  o.probe.device = core::parse_device(args.get("device"));
-  o.probe.bf16 = parse_bf16_dtype(args.get("dtype"));
-  o.probe.seed = static_cast<uint64_t>(args.get_int("seed"));
-  o.modes = parse_modes(args.get("modes"), "--modes");
-  o.edges =
-      args.has("edges") ? args.get_int_list("edges") : std::vector<int64_t>{config.patch.at(0)};
-  o.warmup = args.get_int("warmup");
-  o.repeats = args.get_int("repeats");
+  o.probe.device = core::parse_device(flags.device);
+  o.probe.bf16 = flags.dtype == "bf16";
+  o.probe.seed = flags.seed;
+  o.modes = to_modes(flags.modes);
+  o.edges = !flags.edges.empty() ? flags.edges : std::vector<int64_t>{config.patch.at(0)};
+  o.warmup = flags.warmup;
+  o.repeats = flags.repeats;
 
   nlohmann::json result = bench::run_unet_bench(config, o);
-  result["config"] = args.get("config");
+  result["config"] = flags.config;
   std::cout << std::left << std::setw(12) << "mode" << std::setw(6) << "edge" << std::setw(12)
             << "peak MiB"
             << "step ms\n";
@@ -112,26 +96,71 @@ int bench_unet(int argc, const char* const* argv) {
               << row["step_seconds"].get<double>() * 1e3 << "\n";
   }
   for (const auto& ratio : result["ratios"]) std::cout << "ratios: " << ratio.dump() << "\n";
-  if (args.has("json")) {
-    core::write_json_atomically(args.get("json"), result);
-    std::cout << "wrote " << args.get("json") << "\n";
+  if (!flags.json.empty()) {
+    core::write_json_atomically(flags.json, result);
+    std::cout << "wrote " << flags.json << "\n";
   }
   return 0;
 }
 
 }  // namespace
 
-int bench_command(int argc, const char* const* argv) {
-  if (argc < 2 || std::string(argv[1]) == "--help") {
-    std::cout << "usage: revunet bench <what> [options]\n\n"
-                 "  stack     one MBConv stack: plain vs checkpoint vs reversible\n"
-                 "  unet      whole U-Net training steps: plain vs checkpoint vs reversible\n";
-    return argc < 2 ? 2 : 0;
+Runner add_bench_command(CLI::App& app) {
+  app.require_subcommand(1);
+  CLI::App* stack =
+      app.add_subcommand("stack", "one MBConv stack: plain vs checkpoint vs reversible");
+  auto stack_flags = std::make_shared<StackFlags>();
+  {
+    StackFlags& f = *stack_flags;
+    stack->footer(
+        "Peak activation memory and step time of one MBConv stack in plain, checkpoint and "
+        "reversible mode.");
+    add_device_flag(*stack, f.device);
+    add_int_list(*stack, "--depths", f.depths, "couplings per stack, comma-separated")
+        ->check(at_least(1));
+    add_int_list(*stack, "--sizes", f.sizes, "cube edges of the input, comma-separated")
+        ->check(at_least(1));
+    stack->add_option("--channels", f.channels, "channels of the stack (split in halves)")
+        ->capture_default_str()
+        ->check(at_least(2));
+    stack->add_option("--batch", f.batch, "batch size")->capture_default_str()->check(at_least(1));
+    stack->add_option("--repeats", f.repeats, "timed steps per row (median reported)")
+        ->capture_default_str()
+        ->check(at_least(1));
+    add_threads_flag(*stack, f.threads);
+    add_seed_flag(*stack, f.seed, "weights and input seed");
+    stack->add_option("--json", f.json, "write the results here (JSON)");
   }
-  const std::string what = argv[1];
-  if (what == "stack") return bench_stack(argc, argv);
-  if (what == "unet") return bench_unet(argc, argv);
-  fail("bench " + what, "unknown benchmark; expected: stack or unet");
+  CLI::App* unet =
+      app.add_subcommand("unet", "whole U-Net training steps: plain vs checkpoint vs reversible");
+  auto unet_flags = std::make_shared<UNetFlags>();
+  {
+    UNetFlags& f = *unet_flags;
+    unet->footer(
+        "Step time and peak memory of whole U-Net training steps (forward, loss, backward, "
+        "AdamW) per mode, batch 1, at fixed cube edges.");
+    unet->add_option("--config", f.config, "model config (configs/*.json)")
+        ->required()
+        ->check(CLI::ExistingFile);
+    add_device_flag(*unet, f.device);
+    add_dtype_flag(*unet, f.dtype);
+    add_modes_flag(*unet, f.modes, "plain,checkpoint,reversible");
+    add_int_list(*unet, "--edges", f.edges,
+                 "cube edges, comma-separated (default: the config's patch)")
+        ->check(at_least(1));
+    unet->add_option("--warmup", f.warmup, "untimed steps per row")
+        ->capture_default_str()
+        ->check(at_least(0));
+    unet->add_option("--repeats", f.repeats, "timed steps per row (median reported)")
+        ->capture_default_str()
+        ->check(at_least(1));
+    add_threads_flag(*unet, f.threads);
+    add_seed_flag(*unet, f.seed, "weights and input seed");
+    unet->add_option("--json", f.json, "write the results here (JSON)");
+  }
+  return [stack, stack_flags, unet_flags] {
+    return stack->parsed() ? run_stack(*stack_flags) : run_unet(*unet_flags);
+  };
 }
 
 }  // namespace revunet::cli

@@ -5,8 +5,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "revunet/cli/args.h"
 #include "revunet/cli/commands.h"
+#include "revunet/cli/flags.h"
 #include "revunet/core/error.h"
 #include "revunet/core/run_info.h"
 #include "revunet/data/manifest.h"
@@ -14,44 +14,50 @@
 namespace revunet::cli {
 namespace {
 
-int dataset_check(int argc, const char* const* argv) {
-  Args args("revunet dataset check DIR",
-            "Discover the BraTS cases under DIR (2018-2021 or 2023 naming, .nii or .nii.gz), load "
-            "and check each one, and assign a reproducible k-fold split. Exits 1 when any case "
-            "has a problem.");
-  args.option("folds", "number of cross-validation folds", "5")
-      .option("seed", "seed of the fold shuffle", "0")
-      .option("json", "write the manifest here (JSON)")
-      .flag("names-only", "only look at file names (no loading, no shape or label checks)");
-  if (!args.parse(argc, argv, 2)) return 0;
-  if (args.positional().size() != 1) fail("dataset check", "expected one folder; see --help");
-  data::ManifestOptions options;
-  options.folds = static_cast<int>(args.get_int("folds"));
-  if (options.folds < 1) fail("--folds", "must be at least 1");
-  options.seed = static_cast<uint64_t>(args.get_int("seed"));
-  options.load = !args.is_set("names-only");
+struct CheckFlags {
+  std::string dir, json;
+  int64_t folds = 5;
+  uint64_t seed = 0;
+  bool names_only = false;
+};
 
-  nlohmann::json manifest = data::build_manifest(args.positional()[0], options);
+int run_check(const CheckFlags& flags) {
+  data::ManifestOptions options;
+  options.folds = static_cast<int>(flags.folds);
+  options.seed = flags.seed;
+  options.load = !flags.names_only;
+
+  nlohmann::json manifest = data::build_manifest(flags.dir, options);
   std::cout << data::format_manifest(manifest);
-  if (args.has("json")) {
+  if (!flags.json.empty()) {
     manifest["run"] = core::run_info(torch::kCPU);
-    core::write_json_atomically(args.get("json"), manifest);
-    std::cout << "wrote " << args.get("json") << "\n";
+    core::write_json_atomically(flags.json, manifest);
+    std::cout << "wrote " << flags.json << "\n";
   }
   return manifest["problems"].empty() ? 0 : 1;
 }
 
 }  // namespace
 
-int dataset_command(int argc, const char* const* argv) {
-  if (argc < 2 || std::string(argv[1]) == "--help") {
-    std::cout << "usage: revunet dataset <what> [options]\n\n"
-                 "  check DIR   list and check the cases of a BraTS folder, with a k-fold split\n";
-    return argc < 2 ? 2 : 0;
-  }
-  const std::string what = argv[1];
-  if (what == "check") return dataset_check(argc, argv);
-  fail("dataset " + what, "unknown dataset command; expected: check");
+Runner add_dataset_command(CLI::App& app) {
+  app.require_subcommand(1);
+  CLI::App* check = app.add_subcommand(
+      "check", "list and check the cases of a BraTS folder, with a k-fold split");
+  auto flags = std::make_shared<CheckFlags>();
+  CheckFlags& f = *flags;
+  check->footer(
+      "Discovers the BraTS cases under DIR (2018-2021 or 2023 naming, .nii or .nii.gz), loads and "
+      "checks each one, and assigns a reproducible k-fold split. Exits 1 when any case has a "
+      "problem.");
+  check->add_option("DIR", f.dir, "folder of BraTS cases")->required();
+  check->add_option("--folds", f.folds, "number of cross-validation folds")
+      ->capture_default_str()
+      ->check(at_least(1));
+  add_seed_flag(*check, f.seed, "seed of the fold shuffle");
+  check->add_option("--json", f.json, "write the manifest here (JSON)");
+  check->add_flag("--names-only", f.names_only,
+                  "only look at file names (no loading, no shape or label checks)");
+  return [flags] { return run_check(*flags); };
 }
 
 }  // namespace revunet::cli

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "revunet/cli/args.h"
 #include "revunet/cli/commands.h"
+#include "revunet/cli/flags.h"
 #include "revunet/cli/overlay.h"
 #include "revunet/cli/pipeline.h"
 #include "revunet/core/error.h"
@@ -33,19 +33,13 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-// Runs another subcommand with these arguments (argv[0] = its name); non-zero exit stops the demo.
-void run_step(const char* name, int (*command)(int, const char* const*),
-              const std::vector<std::string>& args) {
-  std::vector<const char*> argv{name};
-  std::cout << "\n$ revunet " << name;
-  for (const auto& a : args) {
-    argv.push_back(a.c_str());
-    std::cout << " " << a;
-  }
+// Runs another subcommand through the whole command line; a non-zero exit stops the demo.
+void run_step(const std::vector<std::string>& args) {
+  std::cout << "\n$ revunet";
+  for (const auto& a : args) std::cout << " " << a;
   std::cout << "\n" << std::flush;
-  const int rc = command(static_cast<int>(argv.size()), argv.data());
-  if (rc != 0)
-    fail(std::string("demo: revunet ") + name, "failed with exit code " + std::to_string(rc));
+  const int rc = run_command_line(args);
+  if (rc != 0) fail("demo: revunet " + args.front(), "failed with exit code " + std::to_string(rc));
 }
 
 // A synthetic dataset in a fresh folder (an earlier demo's folder, marked by synth.json, is
@@ -114,40 +108,22 @@ double summary_hd95(const nlohmann::json& summary, const char* region) {
   return summary_mean(summary, region, "hd95");
 }
 
-}  // namespace
+struct DemoFlags {
+  std::string out = "demo-out", config = "configs/tiny.json", lr = "0.002", anatomy = "colin27";
+  double minutes = 6, val_fraction = 0.2, spacing = 3;
+  int64_t cases = 20, test_cases = 6, threads = 2, epochs = 12, batch = 2;
+  uint64_t seed = 0;
+};
 
-int demo_command(int argc, const char* const* argv) {
-  Args args("revunet demo [--out DIR --minutes M --cases N --threads T]",
-            "Synthesise BraTS-like cases on the Colin27 brain (Debian's mricron-data), train "
-            "configs/tiny.json for about M minutes, predict and evaluate held-out test cases, and "
-            "write overlays and training curves under --out.");
-  args.option("out", "output folder", "demo-out")
-      .option("minutes", "training time budget (the whole demo takes a little longer)", "6")
-      .option("cases", "training + validation cases", "20")
-      .option("test-cases", "held-out test cases", "6")
-      .option("val-fraction", "of --cases, for validation (model selection)", "0.2")
-      .option("spacing", "voxel size of the synthetic cases in mm", "3")
-      .option("threads", "CPU threads", "2")
-      .option("config", "model config", "configs/tiny.json")
-      .option("epochs", "epochs (the iterations per epoch follow from --minutes)", "12")
-      .option("batch", "patches per step", "2")
-      .option("lr", "peak learning rate", "0.002")
-      .option("anatomy", "colin27 (needs mricron-data) or procedural", "colin27")
-      .option("seed", "random seed", "0");
-  if (!args.parse(argc, argv, 1)) return 0;
+int run_demo(const DemoFlags& flags) {
   const auto start = Clock::now();
-  const std::string out = args.get("out");
-  const int64_t threads = args.get_int("threads");
-  if (threads < 1) fail("--threads", "must be at least 1");
+  const std::string& out = flags.out;
+  const int64_t threads = flags.threads;
   torch::set_num_threads(static_cast<int>(threads));
-  const double minutes = args.get_double("minutes");
-  if (!(minutes > 0)) fail("--minutes", "must be positive");
-  const int64_t cases = args.get_int("cases"), test_cases = args.get_int("test-cases");
-  if (cases < 3) fail("--cases", "must be at least 3 (training and validation)");
-  if (test_cases < 1) fail("--test-cases", "must be at least 1");
-  const int64_t epochs = args.get_int("epochs");
-  if (epochs < 1) fail("--epochs", "must be at least 1");
-  const std::string config_path = args.get("config");
+  const double minutes = flags.minutes;
+  const int64_t cases = flags.cases, test_cases = flags.test_cases;
+  const int64_t epochs = flags.epochs;
+  const std::string& config_path = flags.config;
   if (!fs::is_regular_file(config_path)) {
     fail(config_path, "no such config; run the demo from the repository root (./run demo)");
   }
@@ -155,10 +131,9 @@ int demo_command(int argc, const char* const* argv) {
 
   // (a) Data: training/validation cases and a separate test set from another seed.
   data::SynthOptions synth;
-  synth.spacing = args.get_double("spacing");
-  if (!(synth.spacing >= 1)) fail("--spacing", "must be at least 1 mm");
-  synth.anatomy = data::parse_anatomy(args.get("anatomy"));
-  synth.seed = static_cast<uint64_t>(args.get_int("seed"));
+  synth.spacing = flags.spacing;
+  synth.anatomy = data::parse_anatomy(flags.anatomy);
+  synth.seed = flags.seed;
   const std::string colin = synth.colin27_dir + "/ch2bet.nii.gz";
   if (synth.anatomy == data::Anatomy::kColin27 && !fs::exists(colin)) {
     fail(colin,
@@ -167,16 +142,14 @@ int demo_command(int argc, const char* const* argv) {
   }
   fs::create_directories(out);
   const std::string data_dir = out + "/data", test_dir = out + "/test";
-  std::cout << "== 1/5 synthetic data (" << args.get("anatomy") << ", " << synth.spacing
-            << " mm)\n";
+  std::cout << "== 1/5 synthetic data (" << flags.anatomy << ", " << synth.spacing << " mm)\n";
   synthesize(data_dir, cases, synth);
   synth.seed += 1000;
   synthesize(test_dir, test_cases, synth);
 
   // (b) Training, sized to the time budget from measured step and window times.
   std::cout << "\n== 2/5 training " << config_path << " for about " << minutes << " min\n";
-  const int64_t batch = args.get_int("batch");
-  if (batch < 1) fail("--batch", "must be at least 1");
+  const int64_t batch = flags.batch;
   const Timing timing = calibrate(config, batch);
   const auto canvas = data::default_canvas(synth.spacing);
   int64_t windows = 1;  // per validation case: the brain is about 3/4 of the canvas per axis
@@ -185,8 +158,7 @@ int demo_command(int argc, const char* const* argv) {
     const int64_t step = std::max<int64_t>(1, config.patch[d] / 2);
     windows *= 1 + (size - config.patch[d] + step - 1) / step;
   }
-  const int64_t val_cases =
-      std::max<int64_t>(1, std::llround(cases * args.get_double("val-fraction")));
+  const int64_t val_cases = std::max<int64_t>(1, std::llround(cases * flags.val_fraction));
   const int64_t validate_every = std::max<int64_t>(1, epochs / 3);
   const double validation_seconds =
       static_cast<double>((epochs + validate_every - 1) / validate_every) * val_cases * windows *
@@ -198,25 +170,22 @@ int demo_command(int argc, const char* const* argv) {
             << timing.window << " s per window: " << epochs << " epochs x " << iterations
             << " steps, validation every " << validate_every << " epochs\n";
   const std::string run_dir = out + "/run";
-  run_step("train", train_command,
-           {"--config", config_path, "--data", data_dir, "--out", run_dir, "--device", "cpu",
-            "--epochs", std::to_string(epochs), "--iterations-per-epoch",
-            std::to_string(iterations), "--batch", std::to_string(batch), "--lr", args.get("lr"),
+  run_step({"train", "--config", config_path, "--data", data_dir, "--out", run_dir, "--device",
+            "cpu", "--epochs", std::to_string(epochs), "--iterations-per-epoch",
+            std::to_string(iterations), "--batch", std::to_string(batch), "--lr", flags.lr,
             "--warmup", std::to_string(std::min<int64_t>(50, iterations)), "--validate-every",
-            std::to_string(validate_every), "--val-fraction", args.get("val-fraction"), "--threads",
-            std::to_string(threads), "--seed", args.get("seed"),
+            std::to_string(validate_every), "--val-fraction", std::to_string(flags.val_fraction),
+            "--threads", std::to_string(threads), "--seed", std::to_string(flags.seed),
             // The calibration sizes the schedule; the limit bounds the time on a slower machine.
             "--time-limit", std::to_string(minutes)});
 
   // (c) Prediction and (d) evaluation of the held-out test cases.
   std::cout << "\n== 3/5 predicting the " << test_cases << " held-out test cases\n";
   const std::string pred_dir = out + "/pred", eval_dir = out + "/eval";
-  run_step("predict", predict_command,
-           {"--model", run_dir + "/model.pt", "--in", test_dir, "--out", pred_dir, "--device",
-            "cpu", "--overwrite", "--threads", std::to_string(threads)});
+  run_step({"predict", "--model", run_dir + "/model.pt", "--in", test_dir, "--out", pred_dir,
+            "--device", "cpu", "--overwrite", "--threads", std::to_string(threads)});
   std::cout << "\n== 4/5 evaluating the test cases\n";
-  run_step("evaluate", evaluate_command,
-           {"--pred", pred_dir, "--ref", test_dir, "--out", eval_dir});
+  run_step({"evaluate", "--pred", pred_dir, "--ref", test_dir, "--out", eval_dir});
 
   // (e) Overlays: one axial slice through each test case's tumour.
   std::cout << "\n== 5/5 overlays\n";
@@ -256,6 +225,46 @@ int demo_command(int argc, const char* const* argv) {
             << "results: " << eval_dir << "/summary.json, overlays: " << overlay_dir
             << "/, curves: " << run_dir << "/curves.png, summary: " << out << "/demo.json\n";
   return 0;
+}
+
+}  // namespace
+
+Runner add_demo_command(CLI::App& app) {
+  auto flags = std::make_shared<DemoFlags>();
+  DemoFlags& f = *flags;
+  app.footer(
+      "Synthesises BraTS-like cases on the Colin27 brain (Debian's mricron-data), trains "
+      "configs/tiny.json for about M minutes, predicts and evaluates held-out test cases, and "
+      "writes overlays and training curves under --out.");
+  app.add_option("--out", f.out, "output folder")->capture_default_str();
+  app.add_option("--minutes", f.minutes,
+                 "training time budget (the whole demo takes a little longer)")
+      ->capture_default_str()
+      ->check(positive());
+  app.add_option("--cases", f.cases, "training + validation cases")
+      ->capture_default_str()
+      ->check(at_least(3));
+  app.add_option("--test-cases", f.test_cases, "held-out test cases")
+      ->capture_default_str()
+      ->check(at_least(1));
+  app.add_option("--val-fraction", f.val_fraction, "of --cases, for validation (model selection)")
+      ->capture_default_str()
+      ->check(in_range(0, 1, "[)"));
+  app.add_option("--spacing", f.spacing, "voxel size of the synthetic cases in mm")
+      ->capture_default_str()
+      ->check(at_least(1));
+  app.add_option("--threads", f.threads, "CPU threads")->capture_default_str()->check(at_least(1));
+  app.add_option("--config", f.config, "model config")->capture_default_str();
+  app.add_option("--epochs", f.epochs, "epochs (the iterations per epoch follow from --minutes)")
+      ->capture_default_str()
+      ->check(at_least(1));
+  app.add_option("--batch", f.batch, "patches per step")->capture_default_str()->check(at_least(1));
+  app.add_option("--lr", f.lr, "peak learning rate")->capture_default_str()->check(positive());
+  app.add_option("--anatomy", f.anatomy, "colin27 (needs mricron-data) or procedural")
+      ->capture_default_str()
+      ->check(parsed_by([](const std::string& text) { data::parse_anatomy(text); }));
+  add_seed_flag(app, f.seed, "random seed");
+  return [flags] { return run_demo(*flags); };
 }
 
 }  // namespace revunet::cli

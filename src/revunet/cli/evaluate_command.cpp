@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "revunet/cli/args.h"
 #include "revunet/cli/commands.h"
+#include "revunet/cli/flags.h"
 #include "revunet/core/error.h"
 #include "revunet/core/run_info.h"
 #include "revunet/data/brats.h"
@@ -41,28 +41,18 @@ std::string conventions_used(const std::vector<eval::CasePair>& pairs) {
   return out;
 }
 
-}  // namespace
+struct EvaluateFlags {
+  std::string pred, ref, out, convention = "auto";
+  bool only_predicted = false;
+};
 
-int evaluate_command(int argc, const char* const* argv) {
-  Args args("revunet evaluate --pred DIR --ref DIR --out DIR [options]",
-            "Dice, HD95, sensitivity and specificity (BraTS rules) of predicted label maps "
-            "(<id>.nii.gz or <id>_pred.nii.gz) against BraTS reference cases, per case and "
-            "summarised per region (WT, TC, ET).");
-  args.option("pred", "folder of predicted label maps")
-      .option("ref", "folder of BraTS cases with <id>_seg.nii.gz or <id>-seg.nii.gz masks")
-      .option("out", "where cases.csv and summary.json go")
-      .option("convention", "label convention: auto (from the reference file names), 2021, 2023",
-              "auto")
-      .flag("only-predicted", "score only reference cases that have a prediction");
-  if (!args.parse(argc, argv, 1)) return 0;
-
+int run_evaluate(const EvaluateFlags& flags) {
   eval::FolderOptions o;
-  o.pred_dir = args.get("pred");
-  o.ref_dir = args.get("ref");
-  const std::string out = args.get("out");
-  if (args.get("convention") != "auto")
-    o.convention = data::parse_convention(args.get("convention"));
-  o.only_predicted = args.is_set("only-predicted");
+  o.pred_dir = flags.pred;
+  o.ref_dir = flags.ref;
+  const std::string& out = flags.out;
+  if (flags.convention != "auto") o.convention = data::parse_convention(flags.convention);
+  o.only_predicted = flags.only_predicted;
 
   const eval::FolderEvaluation e = eval::evaluate_folder(o, [](const eval::CaseScores& c) {
     std::cout << c.id << std::fixed << std::setprecision(4) << "  Dice WT " << c.regions[0].dice
@@ -81,6 +71,34 @@ int evaluate_command(int argc, const char* const* argv) {
   print_summary(e.summary);
   std::cout << "wrote " << csv << " and " << json << "\n";
   return 0;
+}
+
+}  // namespace
+
+Runner add_evaluate_command(CLI::App& app) {
+  auto flags = std::make_shared<EvaluateFlags>();
+  EvaluateFlags& f = *flags;
+  app.footer(
+      "Dice, HD95, sensitivity and specificity (BraTS rules) of predicted label maps (<id>.nii.gz "
+      "or <id>_pred.nii.gz) against BraTS reference cases, per case and summarised per region "
+      "(WT, TC, ET).");
+  app.add_option("--pred", f.pred, "folder of predicted label maps")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  app.add_option("--ref", f.ref,
+                 "folder of BraTS cases with <id>_seg.nii.gz or <id>-seg.nii.gz masks")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  app.add_option("--out", f.out, "where cases.csv and summary.json go")->required();
+  app.add_option("--convention", f.convention,
+                 "label convention: auto (from the reference file names), 2021, 2023")
+      ->capture_default_str()
+      ->check(parsed_by([](const std::string& text) {
+        if (text != "auto") data::parse_convention(text);
+      }));
+  app.add_flag("--only-predicted", f.only_predicted,
+               "score only reference cases that have a prediction");
+  return [flags] { return run_evaluate(*flags); };
 }
 
 }  // namespace revunet::cli

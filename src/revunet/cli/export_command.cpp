@@ -7,8 +7,8 @@
 #include <iostream>
 #include <string>
 
-#include "revunet/cli/args.h"
 #include "revunet/cli/commands.h"
+#include "revunet/cli/flags.h"
 #include "revunet/cli/pipeline.h"
 #include "revunet/core/device.h"
 #include "revunet/core/error.h"
@@ -42,59 +42,75 @@ nn::TensorDict reference_step(nn::UNet& model, const std::vector<int64_t>& shape
 
 }  // namespace
 
-int export_command(int argc, const char* const* argv) {
-  Args args("revunet export --out FILE (--model FILE | --config FILE) [options]",
-            "Write a model's weights as a PyTorch state dict (torch.load reads it; keys are the "
-            "parameter names of python/revunet_torch) and its resolved config as JSON beside it "
-            "(weights.pt -> weights.json). --model takes RUNDIR/model.pt or a trainer checkpoint; "
-            "--config builds a freshly initialised model from --seed.");
-  args.option("out", "the state dict to write (e.g. weights.pt)")
-      .option("model", "model file (RUNDIR/model.pt) or trainer checkpoint (last.pt, best.pt)")
-      .option("config", "model config (configs/*.json): export a fresh model instead")
-      .option("seed", "seed of the fresh model's weights and of the reference input", "0")
-      .option("mode",
-              "plain, checkpoint or reversible: the stage mode written into the config "
-              "and used by --reference (default: the model's own)")
-      .option("reference",
-              "also write one training step here: input, target, output.<i>, "
-              "loss, grad.input, grad.<name> (a pickled dict of tensors)")
-      .option("shape", "the reference input's B,X,Y,Z (default 1 and the config's patch)")
-      .option("threads", "CPU threads (0 = LibTorch's default)", "0");
-  if (!args.parse(argc, argv, 1)) return 0;
-  if (!args.has("out")) fail("--out", "is required (the state dict to write, e.g. weights.pt)");
-  if (args.has("model") == args.has("config")) {
+struct ExportFlags {
+  std::string out, model, config, mode, reference;
+  std::vector<int64_t> shape;
+  uint64_t seed = 0;
+  int64_t threads = 0;
+};
+
+int run_export(const ExportFlags& flags) {
+  if (flags.model.empty() == flags.config.empty()) {
     fail("--model/--config", "give exactly one: a model to export, or a config for a fresh model");
   }
-  if (args.get_int("threads") < 0) fail("--threads", "must be 0 or more");
-  if (args.get_int("threads") > 0)
-    torch::set_num_threads(static_cast<int>(args.get_int("threads")));
-
-  core::seed_everything(static_cast<uint64_t>(args.get_int("seed")));
+  apply_threads(flags.threads);
+  core::seed_everything(flags.seed);
   nn::LoadedModel loaded;
-  if (args.has("model")) {
-    loaded = load_any_model(args.get("model"), torch::kCPU);
+  if (!flags.model.empty()) {
+    loaded = load_any_model(flags.model, torch::kCPU);
   } else {
-    loaded.config = nn::load_unet_config(args.get("config"));
+    loaded.config = nn::load_unet_config(flags.config);
     loaded.model = nn::UNet(loaded.config);
   }
-  if (args.has("mode")) loaded.model->set_mode(rev::parse_stack_mode(args.get("mode")));
+  if (!flags.mode.empty()) loaded.model->set_mode(rev::parse_stack_mode(flags.mode));
   // The model's config carries its architecture and the modes it runs in now.
   const std::string config_path =
-      nn::export_weights(args.get("out"), *loaded.model, loaded.model->config());
-  std::cout << "wrote " << args.get("out") << " (" << loaded.model->named_parameters().size()
+      nn::export_weights(flags.out, *loaded.model, loaded.model->config());
+  std::cout << "wrote " << flags.out << " (" << loaded.model->named_parameters().size()
             << " tensors) and " << config_path << "\n";
 
-  if (args.has("reference")) {
+  if (!flags.reference.empty()) {
     const auto& patch = loaded.config.patch;
     std::vector<int64_t> shape = {1, patch[0], patch[1], patch[2]};
-    if (args.has("shape")) shape = args.get_int_list("shape");
-    if (shape.size() != 4 || shape[0] < 1 || shape[1] < 1 || shape[2] < 1 || shape[3] < 1) {
-      fail("--shape", "must be four positive sizes B,X,Y,Z, e.g. 1,16,16,16");
-    }
-    nn::save_tensor_dict(args.get("reference"), reference_step(loaded.model, shape));
-    std::cout << "wrote " << args.get("reference") << "\n";
+    if (!flags.shape.empty()) shape = flags.shape;
+    nn::save_tensor_dict(flags.reference, reference_step(loaded.model, shape));
+    std::cout << "wrote " << flags.reference << "\n";
   }
   return 0;
+}
+
+}  // namespace
+
+Runner add_export_command(CLI::App& app) {
+  auto flags = std::make_shared<ExportFlags>();
+  ExportFlags& f = *flags;
+  app.footer(
+      "Writes a model's weights as a PyTorch state dict (torch.load reads it; keys are the "
+      "parameter names of python/revunet_torch) and its resolved config as JSON beside it "
+      "(weights.pt -> weights.json). --model takes RUNDIR/model.pt or a trainer checkpoint; "
+      "--config builds a freshly initialised model from --seed.");
+  app.add_option("--out", f.out, "the state dict to write (e.g. weights.pt)")->required();
+  CLI::Option* model =
+      app.add_option("--model", f.model,
+                     "model file (RUNDIR/model.pt) or trainer checkpoint (last.pt, best.pt)")
+          ->check(CLI::ExistingFile);
+  app.add_option("--config", f.config,
+                 "model config (configs/*.json): export a fresh model instead")
+      ->check(CLI::ExistingFile)
+      ->excludes(model);
+  add_seed_flag(app, f.seed, "seed of the fresh model's weights and of the reference input");
+  app.add_option("--mode", f.mode,
+                 "plain, checkpoint or reversible: the stage mode written into the config and "
+                 "used by --reference (default: the model's own)")
+      ->check(parsed_by([](const std::string& text) { rev::parse_stack_mode(text); }));
+  app.add_option("--reference", f.reference,
+                 "also write one training step here: input, target, output.<i>, loss, "
+                 "grad.input, grad.<name> (a pickled dict of tensors)");
+  add_int_list(app, "--shape", f.shape,
+               "the reference input's B,X,Y,Z (default 1 and the config's patch)", 4)
+      ->check(at_least(1));
+  add_threads_flag(app, f.threads);
+  return [flags] { return run_export(*flags); };
 }
 
 }  // namespace revunet::cli

@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "revunet/cli/args.h"
 #include "revunet/cli/commands.h"
+#include "revunet/cli/flags.h"
 #include "revunet/cli/pipeline.h"
 #include "revunet/core/device.h"
 #include "revunet/core/error.h"
@@ -24,59 +24,43 @@ namespace revunet::cli {
 
 namespace fs = std::filesystem;
 
-int predict_command(int argc, const char* const* argv) {
-  Args args("revunet predict --model FILE --in DIR_OR_CASE --out DIR [options]",
-            "Predict label maps (OUT/<id>.nii.gz, the input's geometry and label convention) for "
-            "a folder of BraTS cases or one case folder. --model takes RUNDIR/model.pt or a "
-            "trainer checkpoint (last.pt, best.pt).");
-  args.option("model", "model file (RUNDIR/model.pt) or checkpoint")
-      .option("in", "folder of cases, or one case's folder")
-      .option("out", "output folder")
-      .option("ids", "only these case ids (comma-separated)")
-      .option("device", "cpu, cuda or cuda:N", "cpu")
-      .option("overlap", "sliding-window overlap", "0.5")
-      .option("threshold", "probability threshold of each region", "0.5")
-      .option("min-et-voxels", "fewer predicted ET voxels than this become necrosis (0 = off)", "0")
-      .option("threads", "CPU threads (0 = LibTorch's default)", "0")
-      .flag("mirror", "mirroring test-time augmentation (8x slower)")
-      .flag("overwrite", "replace existing outputs (default: skip them)")
-      .option("json", "write per-case timings here (JSON)");
-  if (!args.parse(argc, argv, 1)) return 0;
-  for (const char* required : {"model", "in", "out"}) {
-    if (!args.has(required)) fail(std::string("--") + required, "is required");
-  }
-  const c10::Device device = core::parse_device(args.get("device"));
-  if (args.get_int("threads") < 0) fail("--threads", "must be 0 or more");
-  if (args.get_int("threads") > 0)
-    torch::set_num_threads(static_cast<int>(args.get_int("threads")));
+namespace {
+
+struct PredictFlags {
+  std::string model, in, out, ids, device = "cpu", json;
+  double overlap = 0.5, threshold = 0.5;
+  int64_t min_et_voxels = 0, threads = 0;
+  bool mirror = false, overwrite = false;
+};
+
+int run_predict(const PredictFlags& flags) {
+  const c10::Device device = core::parse_device(flags.device);
+  apply_threads(flags.threads);
   infer::SlidingWindowOptions window;
-  window.overlap = args.get_double("overlap");
-  if (!(window.overlap >= 0 && window.overlap < 1)) fail("--overlap", "must be in [0, 1)");
-  window.mirror = args.is_set("mirror");
+  window.overlap = flags.overlap;
+  window.mirror = flags.mirror;
   window.device = device;
   infer::PostprocessOptions post;
-  post.threshold = args.get_double("threshold");
-  if (!(post.threshold > 0 && post.threshold < 1)) fail("--threshold", "must be in (0, 1)");
-  post.min_enhancing_voxels = args.get_int("min-et-voxels");
-  if (post.min_enhancing_voxels < 0) fail("--min-et-voxels", "must be 0 or more");
+  post.threshold = flags.threshold;
+  post.min_enhancing_voxels = flags.min_et_voxels;
 
-  const auto cases = find_cases(args.get("in"), args.has("ids") ? args.get("ids") : "");
-  nn::LoadedModel loaded = load_any_model(args.get("model"), device);
-  if (loaded.config.patch.size() != 3) fail(args.get("model"), "config has no 3-D patch");
+  const auto cases = find_cases(flags.in, flags.ids);
+  nn::LoadedModel loaded = load_any_model(flags.model, device);
+  if (loaded.config.patch.size() != 3) fail(flags.model, "config has no 3-D patch");
   for (int d = 0; d < 3; ++d) window.window[d] = loaded.config.patch[d];
-  const std::string out = args.get("out");
+  const std::string& out = flags.out;
   fs::create_directories(out);
 
   int64_t written = 0, skipped = 0;
   const auto start = std::chrono::steady_clock::now();
   nlohmann::json timings = core::run_info(device);
-  timings["model"] = args.get("model");
+  timings["model"] = flags.model;
   timings["overlap"] = window.overlap;
   timings["mirror"] = window.mirror;
   timings["cases"] = nlohmann::json::array();
   for (const auto& files : cases) {
     const std::string path = out + "/" + files.id + ".nii.gz";
-    if (fs::exists(path) && !args.is_set("overwrite")) {
+    if (fs::exists(path) && !flags.overwrite) {
       std::cout << files.id << ": " << path << " exists, skipped (--overwrite replaces it)\n";
       ++skipped;
       continue;
@@ -105,12 +89,47 @@ int predict_command(int argc, const char* const* argv) {
   }
   std::cout << "predicted " << written << " cases (" << skipped << " skipped) in "
             << format_seconds(seconds_since(start)) << "\n";
-  if (args.has("json")) {
+  if (!flags.json.empty()) {
     timings["seconds"] = seconds_since(start);
-    core::write_json_atomically(args.get("json"), timings);
-    std::cout << "wrote " << args.get("json") << "\n";
+    core::write_json_atomically(flags.json, timings);
+    std::cout << "wrote " << flags.json << "\n";
   }
   return 0;
+}
+
+}  // namespace
+
+Runner add_predict_command(CLI::App& app) {
+  auto flags = std::make_shared<PredictFlags>();
+  PredictFlags& f = *flags;
+  app.footer(
+      "Predicts label maps (OUT/<id>.nii.gz, the input's geometry and label convention) for a "
+      "folder of BraTS cases or one case folder. --model takes RUNDIR/model.pt or a trainer "
+      "checkpoint (last.pt, best.pt).");
+  app.add_option("--model", f.model, "model file (RUNDIR/model.pt) or checkpoint")
+      ->required()
+      ->check(CLI::ExistingFile);
+  app.add_option("--in", f.in, "folder of cases, or one case's folder")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  app.add_option("--out", f.out, "output folder")->required();
+  app.add_option("--ids", f.ids, "only these case ids (comma-separated)");
+  add_device_flag(app, f.device);
+  app.add_option("--overlap", f.overlap, "sliding-window overlap")
+      ->capture_default_str()
+      ->check(in_range(0, 1, "[)"));
+  app.add_option("--threshold", f.threshold, "probability threshold of each region")
+      ->capture_default_str()
+      ->check(in_range(0, 1, "()"));
+  app.add_option("--min-et-voxels", f.min_et_voxels,
+                 "fewer predicted ET voxels than this become necrosis (0 = off)")
+      ->capture_default_str()
+      ->check(at_least(0));
+  add_threads_flag(app, f.threads);
+  app.add_flag("--mirror", f.mirror, "mirroring test-time augmentation (8x slower)");
+  app.add_flag("--overwrite", f.overwrite, "replace existing outputs (default: skip them)");
+  app.add_option("--json", f.json, "write per-case timings here (JSON)");
+  return [flags] { return run_predict(*flags); };
 }
 
 }  // namespace revunet::cli

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "revunet/cli/args.h"
 #include "revunet/cli/commands.h"
+#include "revunet/cli/flags.h"
 #include "revunet/cli/pipeline.h"
 #include "revunet/core/device.h"
 #include "revunet/core/error.h"
@@ -44,24 +44,30 @@ struct Split {
   std::vector<data::CaseFiles> train, validation;
 };
 
+struct TrainFlags {
+  std::string config, data, out, device = "cpu", mode, cache;
+  int64_t epochs = 10, iterations_per_epoch = 50, batch = 2, warmup = 0, threads = 0;
+  int64_t fold = -1, folds = 5, validate_every = 1, workers = 1;
+  std::vector<int64_t> patch;
+  double lr = 0.001, foreground = 0.5, val_fraction = 0.2, time_limit = 0, val_overlap = 0.5;
+  uint64_t seed = 0;
+  bool resume = false, bf16 = false, no_augment = false;
+};
+
 // --fold F of --folds K (data::kfold_split), else the first of round(1 / fraction) folds.
-Split split_cases(std::vector<data::CaseFiles> cases, const Args& args, uint64_t seed) {
+Split split_cases(std::vector<data::CaseFiles> cases, const TrainFlags& flags) {
   std::vector<std::string> ids;
   for (const auto& c : cases) ids.push_back(c.id);
   int folds = 0, fold = 0;
-  if (args.has("fold")) {
-    folds = static_cast<int>(args.get_int("folds"));
-    fold = static_cast<int>(args.get_int("fold"));
-    if (folds < 2) fail("--folds", "must be at least 2");
-    if (fold < 0 || fold >= folds) fail("--fold", "must be in 0.." + std::to_string(folds - 1));
-  } else {
-    const double fraction = args.get_double("val-fraction");
-    if (!(fraction >= 0 && fraction < 1)) fail("--val-fraction", "must be in [0, 1)");
-    if (fraction > 0) folds = std::max(2, static_cast<int>(std::lround(1 / fraction)));
+  if (flags.fold >= 0) {
+    folds = static_cast<int>(flags.folds);
+    fold = static_cast<int>(flags.fold);
+  } else if (flags.val_fraction > 0) {
+    folds = std::max(2, static_cast<int>(std::lround(1 / flags.val_fraction)));
   }
   Split split;
   const std::vector<int> assigned =
-      folds > 0 ? data::kfold_split(ids, folds, seed) : std::vector<int>(ids.size(), -1);
+      folds > 0 ? data::kfold_split(ids, folds, flags.seed) : std::vector<int>(ids.size(), -1);
   for (size_t i = 0; i < cases.size(); ++i) {
     (assigned[i] == fold ? split.validation : split.train).push_back(std::move(cases[i]));
   }
@@ -103,61 +109,30 @@ nlohmann::json validate(nn::UNet& model, const std::vector<CasePtr>& cases,
           {"dice_mean", (sum[0] + sum[1] + sum[2]) / (3 * n)}};
 }
 
-}  // namespace
-
-int train_command(int argc, const char* const* argv) {
-  Args args("revunet train --config FILE --data DIR --out RUNDIR [options]",
-            "Train a U-Net on BraTS cases. RUNDIR gets last.pt and best.pt (checkpoints; "
-            "--resume continues from last.pt), metrics.jsonl, curves.png, split.json and model.pt "
-            "(best validation weights + config: what `revunet predict --model` takes; it also "
-            "takes last.pt or best.pt).");
-  args.option("config", "model config (JSON), e.g. configs/tiny.json")
-      .option("data", "folder of BraTS cases (with masks)")
-      .option("out", "run folder")
-      .option("device", "cpu, cuda or cuda:N", "cpu")
-      .option("epochs", "number of epochs", "10")
-      .option("iterations-per-epoch", "optimiser steps per epoch", "50")
-      .option("batch", "patches per step", "2")
-      .option("patch", "patch X,Y,Z (default: the config's patch)")
-      .option("mode", "run every stage reversible, checkpoint or plain (default: the config's)")
-      .option("lr", "peak learning rate (AdamW, poly decay)", "0.001")
-      .option("warmup", "warm-up iterations", "0")
-      .option("foreground", "fraction of patches centred on tumour", "0.5")
-      .option("seed", "random seed (split, sampling, weights)", "0")
-      .option("threads", "CPU threads (0 = LibTorch's default)", "0")
-      .option("val-fraction", "held-out fraction when no --fold is given (0 = no validation)",
-              "0.2")
-      .option("fold", "validation fold of a k-fold split (data::kfold_split)")
-      .option("folds", "number of folds for --fold", "5")
-      .option("validate-every", "epochs between validations (the last epoch always validates)", "1")
-      .option("time-limit",
-              "minutes: end (validated and saved) after the last epoch that fits "
-              "(0 = none; --resume continues)",
-              "0")
-      .option("val-overlap", "sliding-window overlap during validation", "0.5")
-      .option("workers", "batch prefetch threads", "1")
-      .option("cache", "preprocessed-case cache folder (default RUNDIR/cache)")
-      .flag("resume", "continue from RUNDIR/last.pt")
-      .flag("bf16", "bfloat16 autocast (CUDA only)")
-      .flag("no-augment", "no augmentation (patches as sampled)");
-  if (!args.parse(argc, argv, 1)) return 0;
-  for (const char* required : {"config", "data", "out"}) {
-    if (!args.has(required)) fail(std::string("--") + required, "is required");
-  }
+int run_train(const TrainFlags& flags) {
+  // Every check that needs no data comes first: a bad flag never waits for cases to load.
   const auto start = Clock::now();
-  const std::string out = args.get("out");
-  const c10::Device device = core::parse_device(args.get("device"));
-  const int64_t threads = args.get_int("threads");
-  if (threads < 0) fail("--threads", "must be 0 or more");
-  if (threads > 0) torch::set_num_threads(static_cast<int>(threads));
-  const uint64_t seed = static_cast<uint64_t>(args.get_int("seed"));
+  const std::string& out = flags.out;
+  const c10::Device device = core::parse_device(flags.device);
+  if (flags.bf16 && !device.is_cuda()) {
+    fail("--bf16", "bfloat16 autocast is for CUDA devices; drop it or use --device cuda");
+  }
+  if (flags.fold >= flags.folds) {
+    fail("--fold", "must be in 0.." + std::to_string(flags.folds - 1) + " (--folds " +
+                       std::to_string(flags.folds) + "), got " + std::to_string(flags.fold));
+  }
+  if (flags.resume && !fs::exists(train::Trainer::last_checkpoint_path(out))) {
+    fail(train::Trainer::last_checkpoint_path(out),
+         "nothing to resume from; start without --resume or point --out at the run");
+  }
+  apply_threads(flags.threads);
+  const uint64_t seed = flags.seed;
 
-  if (!fs::is_regular_file(args.get("config"))) fail(args.get("config"), "no such config file");
-  nn::UNetConfig config = nn::load_unet_config(args.get("config"));
-  if (args.has("patch")) config.patch = args.get_int_list("patch");
+  nn::UNetConfig config = nn::load_unet_config(flags.config);
+  if (!flags.patch.empty()) config.patch = flags.patch;
   if (config.patch.size() != 3) fail("--patch", "expected X,Y,Z");
-  if (args.has("mode")) {
-    config.mode = rev::parse_stack_mode(args.get("mode"));  // a bad name is a one-line error
+  if (!flags.mode.empty()) {
+    config.mode = rev::parse_stack_mode(flags.mode);
     config.stage_modes.clear();
   }
   std::array<int64_t, 3> patch{};
@@ -168,21 +143,17 @@ int train_command(int argc, const char* const* argv) {
                           " and at least 8");
     }
   }
-  const int64_t batch = args.get_int("batch");
-  if (batch < 1) fail("--batch", "must be at least 1");
-  const int64_t workers = args.get_int("workers");
-  if (workers < 1) fail("--workers", "must be at least 1");
-  const double foreground = args.get_double("foreground");
-  if (!(foreground >= 0 && foreground <= 1)) fail("--foreground", "must be in [0, 1]");
-  const double overlap = args.get_double("val-overlap");
-  if (!(overlap >= 0 && overlap < 1)) fail("--val-overlap", "must be in [0, 1)");
+  const int64_t batch = flags.batch;
+  const int64_t workers = flags.workers;
+  const double foreground = flags.foreground;
+  const double overlap = flags.val_overlap;
 
   // Data: split, then load + preprocess each case once.
-  const Split split = split_cases(find_cases(args.get("data")), args, seed);
-  const data::CaseCache cache(args.has("cache") ? args.get("cache") : out + "/cache");
+  const Split split = split_cases(find_cases(flags.data), flags);
+  const data::CaseCache cache(flags.cache.empty() ? out + "/cache" : flags.cache);
   const std::vector<CasePtr> train_cases = load_all(split.train, cache, "training");
   const std::vector<CasePtr> val_cases = load_all(split.validation, cache, "validation");
-  const nlohmann::json split_json = {{"data", args.get("data")},
+  const nlohmann::json split_json = {{"data", flags.data},
                                      {"seed", seed},
                                      {"train", ids_of(split.train)},
                                      {"validation", ids_of(split.validation)}};
@@ -199,8 +170,8 @@ int train_command(int argc, const char* const* argv) {
   data::AugmentOptions augment;
   augment.scale_probability = 0.1;
   augment.rotation_probability = 0.1;
-  const data::Augmenter augmenter(
-      args.is_set("no-augment") ? data::AugmentOptions::none() : augment, seed + 1);
+  const data::Augmenter augmenter(flags.no_augment ? data::AugmentOptions::none() : augment,
+                                  seed + 1);
   const auto make_batch = data::training_batches(sampler, &augmenter);
   auto prefetch = [&](uint64_t first) {
     return std::make_unique<data::BatchPrefetcher>(make_batch,
@@ -214,7 +185,7 @@ int train_command(int argc, const char* const* argv) {
   core::seed_everything(seed);
   nn::UNet model(config);
   model->to(device);
-  std::cout << "model " << args.get("config") << ": " << nn::count_parameters(*model)
+  std::cout << "model " << flags.config << ": " << nn::count_parameters(*model)
             << " parameters, patch " << patch[0] << "x" << patch[1] << "x" << patch[2] << ", batch "
             << batch << ", " << core::describe_device(device) << "\n";
 
@@ -239,20 +210,17 @@ int train_command(int argc, const char* const* argv) {
   };
 
   train::TrainerOptions options;
-  options.epochs = args.get_int("epochs");
-  options.iterations_per_epoch = args.get_int("iterations-per-epoch");
-  options.validate_every = args.get_int("validate-every");
+  options.epochs = flags.epochs;
+  options.iterations_per_epoch = flags.iterations_per_epoch;
+  options.validate_every = flags.validate_every;
   options.device = device;
   options.out_dir = out;
-  options.resume = args.is_set("resume");
+  options.resume = flags.resume;
   options.seed = seed;
-  options.bf16_autocast = args.is_set("bf16");
-  options.optimizer.lr = args.get_double("lr");
-  if (!(options.optimizer.lr > 0)) fail("--lr", "must be positive");
-  options.time_limit_seconds = 60 * args.get_double("time-limit");
-  if (options.time_limit_seconds < 0) fail("--time-limit", "must be 0 or more minutes");
-  options.warmup_iterations = args.get_int("warmup");
-  if (options.warmup_iterations < 0) fail("--warmup", "must be 0 or more");
+  options.bf16_autocast = flags.bf16;
+  options.optimizer.lr = flags.lr;
+  options.time_limit_seconds = 60 * flags.time_limit;
+  options.warmup_iterations = flags.warmup;
 
   std::cout << "training on " << train_cases.size() << " cases, validating on " << val_cases.size()
             << "; " << options.epochs << " epochs x " << options.iterations_per_epoch << " steps\n";
@@ -272,6 +240,80 @@ int train_command(int argc, const char* const* argv) {
             << " (epoch " << summary.value("best_epoch", int64_t{0}) << ")\nwrote " << out
             << "/model.pt, " << curves << ", " << train::Trainer::metrics_path(out) << "\n";
   return 0;
+}
+
+}  // namespace
+
+Runner add_train_command(CLI::App& app) {
+  auto flags = std::make_shared<TrainFlags>();
+  TrainFlags& f = *flags;
+  app.footer(
+      "RUNDIR gets last.pt and best.pt (checkpoints; --resume continues from last.pt), "
+      "metrics.jsonl, curves.png, split.json and model.pt (best validation weights + config: what "
+      "`revunet predict --model` takes; it also takes last.pt or best.pt).");
+  app.add_option("--config", f.config, "model config (JSON), e.g. configs/tiny.json")
+      ->required()
+      ->check(CLI::ExistingFile);
+  app.add_option("--data", f.data, "folder of BraTS cases (with masks)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  app.add_option("--out", f.out, "run folder (RUNDIR)")->required();
+  add_device_flag(app, f.device);
+  app.add_option("--epochs", f.epochs, "number of epochs")
+      ->capture_default_str()
+      ->check(at_least(1));
+  app.add_option("--iterations-per-epoch", f.iterations_per_epoch, "optimiser steps per epoch")
+      ->capture_default_str()
+      ->check(at_least(1));
+  app.add_option("--batch", f.batch, "patches per step")->capture_default_str()->check(at_least(1));
+  add_int_list(app, "--patch", f.patch, "patch X,Y,Z (default: the config's patch)", 3)
+      ->check(at_least(8));
+  app.add_option("--mode", f.mode,
+                 "run every stage reversible, checkpoint or plain (default: the config's)")
+      ->check(parsed_by([](const std::string& text) { rev::parse_stack_mode(text); }));
+  app.add_option("--lr", f.lr, "peak learning rate (AdamW, poly decay)")
+      ->capture_default_str()
+      ->check(positive());
+  app.add_option("--warmup", f.warmup, "warm-up iterations")
+      ->capture_default_str()
+      ->check(at_least(0));
+  app.add_option("--foreground", f.foreground, "fraction of patches centred on tumour")
+      ->capture_default_str()
+      ->check(in_range(0, 1));
+  add_seed_flag(app, f.seed, "random seed (split, sampling, weights)");
+  add_threads_flag(app, f.threads);
+  CLI::Option* val_fraction =
+      app.add_option("--val-fraction", f.val_fraction,
+                     "held-out fraction when no --fold is given (0 = no validation)")
+          ->capture_default_str()
+          ->check(in_range(0, 1, "[)"));
+  CLI::Option* fold = app.add_option("--fold", f.fold, "validation fold of a k-fold split")
+                          ->check(at_least(0))
+                          ->excludes(val_fraction);
+  app.add_option("--folds", f.folds, "number of folds for --fold")
+      ->capture_default_str()
+      ->check(at_least(2))
+      ->needs(fold);
+  app.add_option("--validate-every", f.validate_every,
+                 "epochs between validations (0 = never; the last epoch always validates)")
+      ->capture_default_str()
+      ->check(at_least(0));
+  app.add_option("--time-limit", f.time_limit,
+                 "minutes: end (validated and saved) after the last epoch that fits "
+                 "(0 = none; --resume continues)")
+      ->capture_default_str()
+      ->check(at_least(0));
+  app.add_option("--val-overlap", f.val_overlap, "sliding-window overlap during validation")
+      ->capture_default_str()
+      ->check(in_range(0, 1, "[)"));
+  app.add_option("--workers", f.workers, "batch prefetch threads")
+      ->capture_default_str()
+      ->check(at_least(1));
+  app.add_option("--cache", f.cache, "preprocessed-case cache folder (default RUNDIR/cache)");
+  app.add_flag("--resume", f.resume, "continue from RUNDIR/last.pt");
+  app.add_flag("--bf16", f.bf16, "bfloat16 autocast (CUDA only)");
+  app.add_flag("--no-augment", f.no_augment, "no augmentation (patches as sampled)");
+  return [flags] { return run_train(*flags); };
 }
 
 }  // namespace revunet::cli

@@ -26,20 +26,6 @@ std::string format_duration(double seconds) {
   return buf;
 }
 
-std::string format_bytes(int64_t bytes) {
-  if (bytes < 0) return "?";
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", v, units[u]);
-  return buf;
-}
-
 std::string ProgressLine::format(const ProgressState& s) {
   char buf[256];
   std::snprintf(buf, sizeof buf,

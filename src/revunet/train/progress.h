@@ -7,6 +7,8 @@
 #include <iosfwd>
 #include <string>
 
+#include "revunet/core/bytes.h"
+
 namespace revunet::train {
 
 struct ProgressState {
@@ -35,7 +37,7 @@ class ProgressLine {
 };
 
 std::string format_duration(double seconds);  // "12s", "3m05s", "2h01m"
-std::string format_bytes(int64_t bytes);      // "812.0 KiB", "1.50 GiB"
+using core::format_bytes;                     // "812.00 KiB", "1.50 GiB"
 
 // Whether stdout is a terminal.
 bool stdout_is_terminal();
