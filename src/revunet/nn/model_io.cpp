@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "revunet/core/error.h"
+#include "revunet/core/json_file.h"
 #include "revunet/core/run_info.h"
 
 namespace revunet::nn {
@@ -69,14 +70,10 @@ LoadedModel load_model(const std::string& path, c10::Device device) {
   if (!archive.try_read(kConfigKey, text) || !text.isString()) {
     fail(path, "the model file has no embedded config ('" + std::string(kConfigKey) + "')");
   }
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(text.toStringRef());
-  } catch (const nlohmann::json::parse_error& e) {
-    fail(path, std::string("the embedded config is not valid JSON: ") + e.what());
-  }
+  const std::string source = path + " (embedded config)";
   LoadedModel loaded;
-  loaded.config = unet_config_from_json(json, path + " (embedded config)");
+  loaded.config =
+      unet_config_from_json(core::parse_json_strict(text.toStringRef(), source), source);
   loaded.model = UNet(loaded.config);
   loaded.model->to(device);
   try {

@@ -1,10 +1,10 @@
 #include "revunet/nn/unet_config.h"
 
 #include <algorithm>
-#include <fstream>
 #include <utility>
 
 #include "revunet/core/error.h"
+#include "revunet/core/json_file.h"
 
 namespace revunet::nn {
 namespace {
@@ -311,15 +311,7 @@ UNetConfig unet_config_from_json(const json& value, const std::string& source_na
 }
 
 UNetConfig load_unet_config(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) fail(path, "cannot open the model config file (does it exist and is it readable?)");
-  json value;
-  try {
-    value = json::parse(in, nullptr, true, /*ignore_comments=*/false);
-  } catch (const json::parse_error& e) {
-    fail(path, std::string("not valid JSON: ") + e.what());
-  }
-  return unet_config_from_json(value, path);
+  return unet_config_from_json(core::read_json_file(path), path);  // a repeated key is an error
 }
 
 json to_json(const UNetConfig& c) {
