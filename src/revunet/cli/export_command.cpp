@@ -40,8 +40,6 @@ nn::TensorDict reference_step(nn::UNet& model, const std::vector<int64_t>& shape
   return out;
 }
 
-}  // namespace
-
 struct ExportFlags {
   std::string out, model, config, mode, reference;
   std::vector<int64_t> shape;
