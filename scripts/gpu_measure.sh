@@ -7,7 +7,11 @@
 # 16 GiB searches of issue 3), large (configs/large.json at 128^3 per mode), train (paper model, bf16, 128^3, reversible vs plain on synthetic
 # cases), predict (one 240x240x155 case), compare-unet4 and compare-paper (revunet against its
 # PyTorch twin, python/revunet_torch, side by side at 128^3: bench/compare_pytorch.sh; the python3
-# on the PATH must have torch). A stage's JSON goes to OUTDIR/<name>.json.
+# on the PATH must have torch), plan-unet4 and plan-paper (issue 12's per-stage mode plans:
+# unet4 fp32 at 128^3 under 16 GiB, target planned step <= 1.15x all plain's; unet4 at 216^3, the
+# largest cube only all reversible fits, target all reversible; the paper config bf16 at 128^3
+# under half its all-plain peak, target <= 1.15x all plain). A stage's JSON goes to
+# OUTDIR/<name>.json.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUTDIR=$1
@@ -93,6 +97,24 @@ for stage in "$@"; do
       bench/compare_pytorch.sh --bin "$BIN" --device cuda --configs configs/paper.json \
         --dtypes bf16 --edges 128 --warmup 3 --repeats 5 --rounds 2 \
         --out "$OUTDIR/compare_pytorch_paper_cuda.json"
+      ;;
+    plan-unet4)
+      step "plan unet4 fp32 128^3 under 16 GiB"
+      "$BIN" plan --config configs/unet4.json --device cuda --budget 16GiB --edge 128 \
+        --warmup 2 --repeats 5 --json "$OUTDIR/plan_unet4_cuda_fp32_128_16GiB.json"
+      step "plan unet4 fp32 216^3 under 16 GiB (only all reversible fits)"
+      "$BIN" plan --config configs/unet4.json --device cuda --budget 16GiB --edge 216 \
+        --warmup 1 --repeats 2 --json "$OUTDIR/plan_unet4_cuda_fp32_216_16GiB.json"
+      ;;
+    plan-paper)
+      step "plan paper bf16 128^3, the whole GPU (gives all plain's peak)"
+      "$BIN" plan --config configs/paper.json --device cuda --dtype bf16 --edge 128 \
+        --warmup 2 --repeats 5 --json "$OUTDIR/plan_paper_cuda_bf16_128_whole.json"
+      half=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["all_plain"]["peak_bytes"] // 2)' \
+        "$OUTDIR/plan_paper_cuda_bf16_128_whole.json")
+      step "plan paper bf16 128^3 under half of all plain's peak ($half bytes)"
+      "$BIN" plan --config configs/paper.json --device cuda --dtype bf16 --edge 128 \
+        --budget "$half" --warmup 2 --repeats 5 --json "$OUTDIR/plan_paper_cuda_bf16_128_half.json"
       ;;
     *) echo "unknown stage $stage"; exit 2 ;;
   esac

@@ -48,6 +48,27 @@ check "resume continues the iteration count" grep -q '"iteration":6' "$WORK/run/
 check "a time limit ends the run after one epoch" [ "$(lines "$WORK/timed/metrics.jsonl")" -eq 1 ]
 check "the time-limited run is saved" [ -s "$WORK/timed/model.pt" ]
 
+# --mode auto: per-stage modes planned for the budget, cached in RUNDIR/plan.json, recorded in model.pt.
+"$BIN" train --config "$SRC/configs/tiny.json" --data "$WORK/data" --device cpu --threads 1 \
+  --patch 16,16,16 --batch 1 --iterations-per-epoch 1 --val-fraction 0 --out "$WORK/auto" \
+  --mode auto --budget 1GiB --epochs 1 >"$WORK/log"
+check "--mode auto writes its plan" [ -s "$WORK/auto/plan.json" ]
+check "--mode auto says what it measured" grep -q "^plan: measuring" "$WORK/log"
+check "under 1 GiB the tiny model trains all plain" grep -aq '"mode":"plain"' "$WORK/auto/model.pt"
+"$BIN" train --config "$SRC/configs/tiny.json" --data "$WORK/data" --device cpu --threads 1 \
+  --patch 16,16,16 --batch 1 --iterations-per-epoch 1 --val-fraction 0 --out "$WORK/auto" \
+  --mode auto --budget 1GiB --epochs 2 --resume >"$WORK/log"
+check "a resumed auto run reuses its plan" grep -q "^plan: reusing" "$WORK/log"
+expect_error "a budget nothing fits names the smallest that does" "smallest budget that does is" \
+  train --config "$SRC/configs/tiny.json" --data "$WORK/data" --device cpu --threads 1 \
+  --patch 16,16,16 --batch 1 --iterations-per-epoch 1 --val-fraction 0 --out "$WORK/auto" \
+  --mode auto --budget 64KiB --epochs 3 --resume
+check "the cached plan that no longer fits is re-planned, saying so" grep -q "no longer fits" "$WORK/out"
+expect_error "--budget without --mode auto" "--budget: is the budget of --mode auto" \
+  train "${common[@]}" --out "$WORK/nb" --budget 1GiB
+expect_error "--mode auto without a budget on CPU" "--mode auto: needs --budget" \
+  train "${common[@]}" --out "$WORK/na" --mode auto
+
 "$BIN" predict --model "$WORK/run/model.pt" --in "$WORK/data" --out "$WORK/pred" --device cpu \
   --threads 1 --json "$WORK/pred/times.json" >"$WORK/log"
 check "predicts every case" [ "$(ls "$WORK/pred"/*.nii.gz | wc -l)" -eq 4 ]
@@ -87,6 +108,6 @@ expect_error "an unknown command" "unknown command 'trian'" trian
 expect_error "an unknown bench" "sideways: unknown command; expected one of stack, unet" bench sideways
 expect_error "plot without its LOG" "expected a LOG argument" plot
 check "--help exits 0 on every subcommand" bash -c \
-  'for c in bench "bench stack" "bench unet" synth dataset "dataset check" evaluate plot memory train predict demo; do "$0" $c --help >/dev/null || exit 1; done' "$BIN"
+  'for c in bench "bench stack" "bench unet" synth dataset "dataset check" evaluate plot memory plan train predict demo; do "$0" $c --help >/dev/null || exit 1; done' "$BIN"
 
 [ "$failures" -eq 0 ] || { echo "$failures check(s) failed"; exit 1; }

@@ -123,9 +123,9 @@ torch::Tensor TrainingProbe::loss(const torch::Tensor& image, const torch::Tenso
 
 void TrainingProbe::step(const Shape3& s) {
   auto opts = torch::TensorOptions().device(options_.device).dtype(torch::kFloat32);
-  auto image = torch::randn({1, config_.in_channels, s[0], s[1], s[2]}, opts);
-  auto target =
-      (torch::rand({1, config_.out_channels, s[0], s[1], s[2]}, opts) > 0.7).to(torch::kFloat32);
+  auto image = torch::randn({options_.batch, config_.in_channels, s[0], s[1], s[2]}, opts);
+  auto target = (torch::rand({options_.batch, config_.out_channels, s[0], s[1], s[2]}, opts) > 0.7)
+                    .to(torch::kFloat32);
   train::accumulated_step(*optimizer_, parameters_, 1, /*clip_norm=*/0,
                           [&](int64_t) { return loss(image, target); });
 }
@@ -136,7 +136,7 @@ ProbeResult TrainingProbe::measure(const Shape3& shape, bool release_cache) {
   r.parameter_bytes = parameter_bytes_;
   r.gradient_bytes = gradient_bytes();
   r.optimizer_bytes = optimizer_bytes();
-  r.input_bytes = (config_.in_channels + config_.out_channels) * voxels(shape) * 4;
+  r.input_bytes = (config_.in_channels + config_.out_channels) * voxels(shape) * options_.batch * 4;
   if (options_.device.is_cuda() && release_cache) compat::cuda_empty_cache();
   core::synchronize(options_.device);
   const auto t0 = std::chrono::steady_clock::now();
@@ -179,7 +179,7 @@ ProbeResult probe_fresh(const nn::UNetConfig& config, rev::StackMode mode,
 
 int64_t TrainingProbe::stored_after_forward(const Shape3& s) {
   auto opts = torch::TensorOptions().device(options_.device).dtype(torch::kFloat32);
-  auto image = torch::randn({1, config_.in_channels, s[0], s[1], s[2]}, opts);
+  auto image = torch::randn({options_.batch, config_.in_channels, s[0], s[1], s[2]}, opts);
   core::synchronize(options_.device);
   const int64_t before = core::current_bytes(options_.device);
   int64_t stored = 0;
@@ -189,6 +189,28 @@ int64_t TrainingProbe::stored_after_forward(const Shape3& s) {
     stored = core::current_bytes(options_.device) - before;
   }
   return stored;
+}
+
+std::vector<std::pair<std::string, int64_t>> TrainingProbe::stored_by_part(const Shape3& s) {
+  auto opts = torch::TensorOptions().device(options_.device).dtype(torch::kFloat32);
+  auto image = torch::randn({options_.batch, config_.in_channels, s[0], s[1], s[2]}, opts);
+  core::synchronize(options_.device);
+  std::vector<std::pair<std::string, int64_t>> parts;
+  int64_t last = core::current_bytes(options_.device);
+  model_->set_part_observer([&](const std::string& part) {
+    core::synchronize(options_.device);
+    const int64_t now = core::current_bytes(options_.device);
+    parts.emplace_back(part, now - last);
+    last = now;
+  });
+  try {
+    std::vector<torch::Tensor> outputs = model_->forward_deep(image);
+  } catch (...) {
+    model_->set_part_observer(nullptr);
+    throw;
+  }
+  model_->set_part_observer(nullptr);
+  return parts;
 }
 
 }  // namespace revunet::bench

@@ -31,6 +31,7 @@ struct ProbeOptions {
   bool bf16 = false;         // bfloat16 autocast (CUDA only)
   int64_t budget_bytes = 0;  // a peak above this "does not fit" (0: no budget)
   uint64_t seed = 0;
+  int64_t batch = 1;  // samples per measured step
 };
 
 struct ProbeResult {
@@ -63,6 +64,11 @@ class TrainingProbe {
   // Bytes held after one forward with autograd (the graph saved for backward), above the state
   // the probe holds between steps; the forward's output counts. Used by --explain.
   int64_t stored_after_forward(const Shape3& shape);
+  // The same forward, its stored bytes split by the part of the network that left them (the
+  // increase of the device's bytes across each part, nn::UNetImpl::set_part_observer: its saved
+  // tensors and its output, less what it released), in forward order; the rows sum to
+  // stored_after_forward. Part names are the observer's ("stem", "enc0", "down0", ...).
+  std::vector<std::pair<std::string, int64_t>> stored_by_part(const Shape3& shape);
 
   nn::UNet& model() { return model_; }
   int64_t parameter_bytes() const { return parameter_bytes_; }

@@ -37,6 +37,37 @@ std::string answer(const nlohmann::json& mode, const char* key, const char* sear
 
 }  // namespace
 
+nlohmann::json group_parts(const std::vector<std::pair<std::string, int64_t>>& parts) {
+  // In forward order; a part's name is its kind followed by its level.
+  const std::vector<std::pair<std::string, std::string>> kinds = {
+      {"stem", "stem (conv, norm, activation at full resolution)"},
+      {"down", "down-sampling (strided conv, norm, activation; keeps the skip)"},
+      {"enc", "encoder stage outputs (kept as the next layer's input)"},
+      {"up", "up-sampling"},
+      {"merge", "skip merges"},
+      {"dec", "decoder stage outputs"},
+      {"deep_head", "deep-supervision heads"},
+      {"head", "head (1x1x1 conv, logits)"}};
+  nlohmann::json groups = nlohmann::json::array();
+  for (const auto& [prefix, label] : kinds) {
+    int64_t bytes = 0;
+    nlohmann::json members = nlohmann::json::object();
+    for (const auto& [part, b] : parts) {
+      const std::string rest = part.substr(std::min(part.size(), prefix.size()));
+      const bool digits_follow = !rest.empty() && std::all_of(rest.begin(), rest.end(), [](char c) {
+        return c >= '0' && c <= '9';
+      });
+      if (part == prefix || (part.rfind(prefix, 0) == 0 && digits_follow)) {
+        bytes += b;
+        members[part] = b;
+      }
+    }
+    if (members.empty()) continue;
+    groups.push_back({{"group", label}, {"kind", prefix}, {"bytes", bytes}, {"parts", members}});
+  }
+  return groups;
+}
+
 std::string memory_table(const nlohmann::json& result) {
   std::ostringstream out;
   out << "budget " << mib(result["budget_bytes"].get<double>()) << " MiB, "
@@ -109,7 +140,10 @@ nlohmann::json explain_peak(const nn::UNetConfig& config, rev::StackMode mode, i
   const ProbeResult r = probe.measure(shape);
   auto& model = probe.model();
   model->set_mode(rev::StackMode::kReversible);
-  const int64_t outside = probe.stored_after_forward(shape);
+  const std::vector<std::pair<std::string, int64_t>> parts = probe.stored_by_part(shape);
+  const nlohmann::json groups = group_parts(parts);
+  int64_t outside = 0;
+  for (const auto& [part, bytes] : parts) outside += bytes;
   nlohmann::json stages = nlohmann::json::array();
   int64_t stage_sum = 0;
   for (const auto& name : model->stage_names()) {
@@ -138,8 +172,14 @@ nlohmann::json explain_peak(const nn::UNetConfig& config, rev::StackMode mode, i
       {{"component", "input + target"}, {"bytes", r.input_bytes}},
       {{"component", "stored outside the stages (stem, down/up, merges, head, skips)"},
        {"bytes", outside}},
-      {{"component", "  of which skips (shape arithmetic)"}, {"bytes", skips}},
   };
+  for (const auto& g : groups) {
+    j["components"].push_back(
+        {{"component", "  " + g["group"].get<std::string>()}, {"bytes", g["bytes"]}});
+  }
+  j["components"].push_back(
+      {{"component", "  skips among the above (shape arithmetic)"}, {"bytes", skips}});
+  j["parts"] = groups;
   for (const auto& s : stages) {
     j["components"].push_back({{"component", "stored by stage " + s["stage"].get<std::string>()},
                                {"bytes", s["stored_bytes"]}});
@@ -152,7 +192,8 @@ nlohmann::json explain_peak(const nn::UNetConfig& config, rev::StackMode mode, i
   j["components"].push_back({{"component", "peak (measured)"}, {"bytes", r.peak_bytes}});
   j["derivation"] =
       "parameters/gradients/optimizer/input: tensor bytes; stored rows: device bytes held after a "
-      "forward with autograd (all stages reversible, then one stage in the mode); live "
+      "forward with autograd (all stages reversible, then one stage in the mode), split by part "
+      "as the bytes each part of the forward leaves held; live "
       "temporaries: measured step peak minus params, grads, optimizer, input and the stored graph";
   return j;
 }

@@ -16,6 +16,7 @@ Runner add_dataset_command(CLI::App& app);
 Runner add_evaluate_command(CLI::App& app);
 Runner add_plot_command(CLI::App& app);
 Runner add_memory_command(CLI::App& app);
+Runner add_plan_command(CLI::App& app);
 Runner add_train_command(CLI::App& app);
 Runner add_predict_command(CLI::App& app);
 Runner add_demo_command(CLI::App& app);
@@ -32,6 +33,8 @@ inline const std::vector<Command>& commands() {
       {"plot", "draw training curves from a metrics.jsonl into a PNG", add_plot_command},
       {"memory", "largest volume, depth, width that trains in a memory budget, per mode",
        add_memory_command},
+      {"plan", "per-stage modes (plain/checkpoint/reversible) for a memory budget, measured",
+       add_plan_command},
       {"train", "train a U-Net from a JSON config on BraTS cases", add_train_command},
       {"predict", "label maps for BraTS cases from a trained model", add_predict_command},
       {"demo", "synthetic data, training, prediction, evaluation, overlays", add_demo_command},

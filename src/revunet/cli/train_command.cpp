@@ -15,9 +15,12 @@
 #include <string>
 #include <vector>
 
+#include "revunet/bench/stage_planner.h"
 #include "revunet/cli/commands.h"
 #include "revunet/cli/flags.h"
 #include "revunet/cli/pipeline.h"
+#include "revunet/core/bytes.h"
+#include "revunet/core/compat.h"
 #include "revunet/core/device.h"
 #include "revunet/core/error.h"
 #include "revunet/core/memory.h"
@@ -47,7 +50,7 @@ struct Split {
 struct TrainFlags {
   std::string config, data, out, device = "cpu", mode, cache;
   int64_t epochs = 10, iterations_per_epoch = 50, batch = 2, warmup = 0, threads = 0;
-  int64_t fold = -1, folds = 5, validate_every = 1, workers = 1;
+  int64_t fold = -1, folds = 5, validate_every = 1, workers = 1, budget = 0;
   std::vector<int64_t> patch;
   double lr = 0.001, foreground = 0.5, val_fraction = 0.2, time_limit = 0, val_overlap = 0.5;
   uint64_t seed = 0;
@@ -131,7 +134,12 @@ int run_train(const TrainFlags& flags) {
   nn::UNetConfig config = nn::load_unet_config(flags.config);
   if (!flags.patch.empty()) config.patch = flags.patch;
   if (config.patch.size() != 3) fail("--patch", "expected X,Y,Z");
-  if (!flags.mode.empty()) {
+  const bool auto_mode = flags.mode == "auto";
+  if (flags.budget > 0 && !auto_mode) fail("--budget", "is the budget of --mode auto; add it");
+  if (auto_mode && flags.budget <= 0 && !device.is_cuda()) {
+    fail("--mode auto", "needs --budget on CPU, e.g. --budget 512MiB");
+  }
+  if (!flags.mode.empty() && !auto_mode) {
     config.mode = rev::parse_stack_mode(flags.mode);
     config.stage_modes.clear();
   }
@@ -144,6 +152,36 @@ int run_train(const TrainFlags& flags) {
     }
   }
   const int64_t batch = flags.batch;
+  if (auto_mode) {
+    // Per-stage modes for the budget, measured at this patch and batch (bench/stage_planner.h),
+    // cached in RUNDIR/plan.json; the config then carries them into checkpoints and model.pt.
+    bench::PlanOptions plan_options;
+    plan_options.probe.device = device;
+    plan_options.probe.bf16 = flags.bf16;
+    plan_options.probe.seed = seed;
+    plan_options.probe.batch = batch;
+    plan_options.probe.budget_bytes =
+        flags.budget > 0 ? flags.budget : compat::cuda_total_memory(device.index());
+    plan_options.shape = patch;
+    fs::create_directories(out);
+    const std::string plan_path = out + "/plan.json";
+    const nlohmann::json plan =
+        bench::cached_or_new_plan(config, plan_options, plan_path, std::cout);
+    if (!plan["fits"].get<bool>()) {
+      fail("--budget", "no per-stage modes fit one training step at patch " +
+                           std::to_string(patch[0]) + "x" + std::to_string(patch[1]) + "x" +
+                           std::to_string(patch[2]) + ", batch " + std::to_string(batch) + " in " +
+                           core::format_bytes(plan_options.probe.budget_bytes) +
+                           "; the smallest budget that does is " +
+                           core::format_bytes(plan["smallest_budget_bytes"].get<int64_t>()) + " (" +
+                           plan_path + ")");
+    }
+    config = bench::with_plan(config, bench::plan_modes(plan, config, plan_path));
+    std::cout << "plan: " << plan["modes"].dump() << ", predicted peak "
+              << core::format_bytes(plan["predicted"]["peak_bytes"].get<int64_t>()) << ", measured "
+              << core::format_bytes(plan["measured"]["peak_bytes"].get<int64_t>()) << "\n";
+    if (device.is_cuda()) compat::cuda_empty_cache();
+  }
   const int64_t workers = flags.workers;
   const double foreground = flags.foreground;
   const double overlap = flags.val_overlap;
@@ -269,8 +307,15 @@ Runner add_train_command(CLI::App& app) {
   add_int_list(app, "--patch", f.patch, "patch X,Y,Z (default: the config's patch)", 3)
       ->check(at_least(8));
   app.add_option("--mode", f.mode,
-                 "run every stage reversible, checkpoint or plain (default: the config's)")
-      ->check(parsed_by([](const std::string& text) { rev::parse_stack_mode(text); }));
+                 "run every stage reversible, checkpoint or plain, or auto: per-stage modes "
+                 "planned for --budget (RUNDIR/plan.json; default: the config's modes)")
+      ->check(parsed_by([](const std::string& text) {
+        if (text != "auto") rev::parse_stack_mode(text);
+      }));
+  app.add_option("--budget", f.budget,
+                 "memory budget of one training step for --mode auto, e.g. 512MiB (default on "
+                 "CUDA: the GPU's memory)")
+      ->transform(byte_size());
   app.add_option("--lr", f.lr, "peak learning rate (AdamW, poly decay)")
       ->capture_default_str()
       ->check(positive());

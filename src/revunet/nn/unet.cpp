@@ -123,29 +123,41 @@ std::vector<torch::Tensor> UNetImpl::run(const torch::Tensor& x, bool deep) {
     h = torch::constant_pad_nd(x, pad, 0);
   }
 
+  auto mark = [this](const std::string& part) {
+    if (observer_) observer_(part);
+  };
   h = stem_->forward(h);
+  mark("stem");
   std::vector<torch::Tensor> skips;
   for (size_t l = 0; l < encoder_.size(); ++l) {
     h = encoder_[l]->forward(h);
+    mark("enc" + std::to_string(l));
     if (l < down_.size()) {
       skips.push_back(h);
       h = down_[l]->forward(h);
+      mark("down" + std::to_string(l));
     }
   }
   std::vector<torch::Tensor> outputs(1);
   for (size_t l = decoder_.size(); l-- > 0;) {
+    const std::string suffix = std::to_string(l);
     h = up_[l]->forward(h);
+    mark("up" + suffix);
     h = merge_[l] ? merge_[l]->forward(torch::cat({h, skips[l]}, 1)) : h + skips[l];
     skips[l] = torch::Tensor();  // our handle only; autograd keeps what backward needs
+    mark("merge" + suffix);
     h = decoder_[l]->forward(h);
+    mark("dec" + suffix);
     if (deep && deep_heads_[l]) {
       const int64_t scale = int64_t{1} << l;
       outputs.push_back(
           crop(deep_heads_[l]->forward(h),
                {ceil_div(sizes[0], scale), ceil_div(sizes[1], scale), ceil_div(sizes[2], scale)}));
+      mark("deep_head" + suffix);
     }
   }
   outputs[0] = crop(head_->forward(h), sizes);
+  mark("head");
   // Deep heads were collected deepest first; callers want decreasing resolution.
   std::reverse(outputs.begin() + 1, outputs.end());
   return outputs;

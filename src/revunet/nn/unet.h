@@ -15,6 +15,7 @@
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/pimpl.h>
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -41,6 +42,12 @@ class UNetImpl : public torch::nn::Module {
   void set_stage_mode(const std::string& stage, rev::StackMode mode);
   rev::StackMode stage_mode(const std::string& stage) const;
 
+  // Called after each part of a forward: "stem", "enc<l>", "down<l>", "up<l>" (the upsampling),
+  // "merge<l>" (the skip merge), "dec<l>", "deep_head<l>", "head". Measurements use it to read the
+  // bytes a part leaves stored (TrainingProbe::stored_by_part); none is set by default.
+  using PartObserver = std::function<void(const std::string& part)>;
+  void set_part_observer(PartObserver observer) { observer_ = std::move(observer); }
+
   // The config the network was built from, with the modes it runs in now.
   const UNetConfig& config() const { return config_; }
   std::vector<std::string> stage_names() const { return nn::stage_names(config_.levels); }
@@ -59,6 +66,7 @@ class UNetImpl : public torch::nn::Module {
   torch::nn::Conv3d head_{nullptr};
   std::vector<torch::nn::Conv3d> deep_heads_;  // entry l for decoder level l >= 1
   std::map<std::string, rev::ReversibleSequence> stages_;
+  PartObserver observer_;
 };
 TORCH_MODULE(UNet);
 

@@ -72,10 +72,18 @@ void trim_metrics(const std::string& path, int64_t epoch) {
 }
 
 // Equal as JSON values when both parse (key order and spacing do not matter), else as text.
-bool same_json(const std::string& a, const std::string& b) {
-  const auto ja = nlohmann::json::parse(a, nullptr, /*allow_exceptions=*/false);
-  const auto jb = nlohmann::json::parse(b, nullptr, /*allow_exceptions=*/false);
+// The same model config, stage modes aside: a mode changes only what a step stores, never the
+// function or the weights (tests/bench/test_stage_planner.cpp), so a run may resume under other
+// modes, e.g. a `--mode auto` plan re-made for another GPU.
+bool same_model_config(const std::string& a, const std::string& b) {
+  auto ja = nlohmann::json::parse(a, nullptr, /*allow_exceptions=*/false);
+  auto jb = nlohmann::json::parse(b, nullptr, /*allow_exceptions=*/false);
   if (ja.is_discarded() || jb.is_discarded()) return a == b;
+  for (auto* j : {&ja, &jb}) {
+    if (!j->is_object()) continue;
+    j->erase("mode");
+    j->erase("stage_modes");
+  }
   return ja == jb;
 }
 
@@ -132,7 +140,7 @@ void Trainer::resume_from_last() {
     fail(path, "nothing to resume from; start without --resume or point --out at the run");
   }
   const LoadedCheckpoint loaded = load_checkpoint(path, *model_, optimizer_.get());
-  if (!same_json(loaded.state.model_config, model_config_)) {
+  if (!same_model_config(loaded.state.model_config, model_config_)) {
     fail(path, "was written for another model config; resume with the same config");
   }
   epoch_ = loaded.state.epoch;
