@@ -1,6 +1,7 @@
 #include "revunet/core/atomic_file.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -95,6 +96,54 @@ TEST(WriteAtomically, ConcurrentWritersOfOneFileLeaveOneWholeVersion) {
   ASSERT_EQ(text.size(), 100000u);
   EXPECT_EQ(text.find_first_not_of(text[0]), std::string::npos) << "mixed versions";
   EXPECT_EQ(regular_files(dir), 1);
+  fs::remove_all(dir);
+}
+
+// The id of a process that has exited (forked, reaped): no process has it until it is reused.
+pid_t dead_pid() {
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return child;
+}
+
+TEST(RemoveStaleTemporaries, RemovesOnlyDeadProcessesTemporariesOfOurOwnFiles) {
+  auto dir = scratch_dir("stale");
+  const std::string dead = std::to_string(dead_pid());
+  const std::string live = std::to_string(::getpid());
+  const std::vector<std::string> stale = {"last.pt.tmp." + dead + ".123",
+                                          "case.nii.gz.tmp." + dead + ".99"};
+  const std::vector<std::string> kept = {
+      "last.pt.tmp." + live + ".123",  // this process is alive
+      "notes.txt.tmp." + dead + ".1",  // not one of our names
+      "last.pt.tmp.x" + dead + ".1",   // not the pattern
+      "last.pt.tmp." + dead,           // no thread id
+      "last.pt",                       // the file itself
+  };
+  for (const auto& name : stale) write_file_atomically((dir / name).string(), "partial");
+  for (const auto& name : kept) write_file_atomically((dir / name).string(), "keep");
+  const auto ours = [](const std::string& name) {
+    return name == "last.pt" || name == "case.nii.gz";
+  };
+  EXPECT_EQ(remove_stale_temporaries(dir.string(), ours), 2);
+  for (const auto& name : stale) EXPECT_FALSE(fs::exists(dir / name)) << name;
+  for (const auto& name : kept) EXPECT_TRUE(fs::exists(dir / name)) << name;
+  EXPECT_EQ(remove_stale_temporaries((dir / "missing").string(), ours), 0);
+  fs::remove_all(dir);
+}
+
+TEST(WriteViaTemporary, AFailedWriteLeavesNeitherTheTemporaryNorTheTarget) {
+  auto dir = scratch_dir("via");
+  const auto target = dir / "out.bin";
+  EXPECT_THROW(write_via_temporary(target.string(),
+                                   [&](const std::string& tmp) {
+                                     std::ofstream(tmp) << "half";
+                                     throw Error("verify failed");
+                                   }),
+               Error);
+  EXPECT_FALSE(fs::exists(target));
+  EXPECT_EQ(regular_files(dir), 0);
   fs::remove_all(dir);
 }
 

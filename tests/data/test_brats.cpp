@@ -199,5 +199,102 @@ TEST(Brats, TwoCasesWithTheSameIdAreAnError) {
   EXPECT_TRUE(contains(msg, "same")) << msg;
 }
 
+// Rewrites modality `m` of a make_case case with the same voxels and voxel size, its affine
+// changed by `edit`.
+template <typename Edit>
+std::string rewrite_with_affine(const std::string& dir, const std::string& id, int m, Edit edit) {
+  const std::string path = modality_path(dir, id, LabelConvention::kBraTS2021, m);
+  const NiftiImage image = read_nifti(path);
+  NiftiGeometry geometry = *image.geometry;
+  Mat44 affine = geometry.affine();
+  edit(affine);
+  set_affine(geometry, affine);
+  write_nifti(path, image.data, geometry, NiftiDatatype::kFloat32);
+  return path;
+}
+
+TEST(Brats, AModalityWithAShiftedOriginIsRefusedNamingBothFiles) {
+  TempDir root;
+  const std::string dir = make_case(root.path(), "c1", LabelConvention::kBraTS2021);
+  const std::string flair = rewrite_with_affine(dir, "c1", 3, [](Mat44& a) { a[0][3] += 5; });
+  const std::string t1 = modality_path(dir, "c1", LabelConvention::kBraTS2021, 0);
+  const std::string msg = error_of([&] { load_case(discover_cases(root.path().string())[0]); });
+  EXPECT_EQ(msg.rfind(flair + ": voxel-to-world affine differs from " + t1 + ": origin", 0), 0u)
+      << msg;
+  EXPECT_NE(msg.find("5 mm apart"), std::string::npos) << msg;
+}
+
+TEST(Brats, AMaskWithAFlippedAxisIsRefused) {
+  TempDir root;
+  const std::string dir = make_case(root.path(), "c1", LabelConvention::kBraTS2021);
+  const std::string seg = case_file_name(dir, "c1", LabelConvention::kBraTS2021, "seg");
+  const NiftiImage image = read_nifti(seg);
+  NiftiGeometry geometry = *image.geometry;
+  Mat44 affine = geometry.affine();
+  affine[2][2] = -affine[2][2];
+  set_affine(geometry, affine);
+  write_nifti(seg, image.data, geometry, NiftiDatatype::kUInt8);
+  const std::string msg = error_of([&] { load_case(discover_cases(root.path().string())[0]); });
+  EXPECT_EQ(msg.rfind(seg + ": voxel-to-world affine differs from ", 0), 0u) << msg;
+  EXPECT_NE(msg.find("direction of voxel axis k"), std::string::npos) << msg;
+}
+
+TEST(Brats, AnOriginWithinTheToleranceIsAccepted) {
+  TempDir root;
+  const std::string dir = make_case(root.path(), "c1", LabelConvention::kBraTS2021);
+  rewrite_with_affine(dir, "c1", 2, [](Mat44& a) { a[1][3] += 2e-4; });
+  EXPECT_NO_THROW(load_case(discover_cases(root.path().string())[0]));
+}
+
+TEST(Brats, BothNiiAndNiiGzOfOneModalityAreRefusedNamingBoth) {
+  TempDir root;
+  const std::string dir = make_case(root.path(), "c1", LabelConvention::kBraTS2021);
+  const std::string gz = modality_path(dir, "c1", LabelConvention::kBraTS2021, 0);
+  const std::string nii = dir + "/c1_t1.nii";
+  write_image(nii, torch::full({4, 5, 3}, 7.0f), {1, 1, 1});
+  const auto cases = discover_cases(root.path().string());
+  ASSERT_EQ(cases.size(), 1u);
+  ASSERT_EQ(cases[0].problems.size(), 1u);
+  const std::string msg = error_of([&] { load_case(cases[0]); });
+  EXPECT_EQ(msg, nii + " and " + gz + ": both are the t1 file of case c1; remove one of them");
+}
+
+TEST(Brats, AFileWhosePrefixDiffersFromItsCaseFolderIsWarnedAboutByName) {
+  TempDir root;
+  const std::string dir = make_case(root.path(), "c1", LabelConvention::kBraTS2021);
+  const std::string stray = dir + "/c2_flair.nii.gz";
+  fs::copy_file(modality_path(dir, "c1", LabelConvention::kBraTS2021, 3), stray);
+  const auto cases = discover_cases(root.path().string());
+  ASSERT_EQ(cases.size(), 2u);
+  EXPECT_TRUE(cases[0].warnings.empty());
+  ASSERT_EQ(cases[1].warnings.size(), 1u);
+  EXPECT_EQ(cases[1].warnings[0],
+            stray + ": id prefix 'c2' differs from the case folder's name 'c1'; read as case c2");
+
+  // A renamed case folder: its one case is read under the files' id, with a warning.
+  TempDir other;
+  make_case(other.path(), "c3", LabelConvention::kBraTS2021);
+  fs::rename(other.path() / "c3", other.path() / "renamed");
+  const auto renamed = discover_cases(other.path().string());
+  ASSERT_EQ(renamed.size(), 1u);
+  ASSERT_EQ(renamed[0].warnings.size(), 1u);
+  EXPECT_NE(renamed[0].warnings[0].find("differs from the case folder's name 'renamed'"),
+            std::string::npos);
+}
+
+TEST(Brats, AbsurdIntensitiesAreWarnedAboutNamingTheFile) {
+  TempDir root;
+  const std::string dir = make_case(root.path(), "c1", LabelConvention::kBraTS2021);
+  EXPECT_TRUE(load_case(discover_cases(root.path().string())[0]).warnings.empty());
+  const std::string t2 = modality_path(dir, "c1", LabelConvention::kBraTS2021, 2);
+  torch::Tensor data = torch::full({4, 5, 3}, 3.0f);
+  data[1][1][1] = 1e30f;  // one voxel of 60: the 99.5th percentile stays an ordinary one
+  write_image(t2, data, {1, 1, 1});
+  const Case c = load_case(discover_cases(root.path().string())[0]);
+  ASSERT_EQ(c.warnings.size(), 1u);
+  EXPECT_EQ(c.warnings[0].rfind(t2 + ": 1 voxel with absurd intensities (up to 1e+30", 0), 0u)
+      << c.warnings[0];
+}
+
 }  // namespace
 }  // namespace revunet::data

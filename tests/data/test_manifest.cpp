@@ -96,5 +96,40 @@ TEST(Manifest, AnUnlabelledDatasetHasNoMissingMaskProblems) {
   EXPECT_TRUE(m["cases"][0]["seg"].is_null());
 }
 
+TEST(Manifest, AShiftedOriginOrTwinFilesAreProblemsAndAStrayPrefixAWarning) {
+  TempDir root;
+  make_case(root.path(), "good", LabelConvention::kBraTS2021);
+  const std::string shifted = make_case(root.path(), "shifted", LabelConvention::kBraTS2021);
+  const std::string flair = shifted + "/shifted_flair.nii.gz";
+  const NiftiImage image = read_nifti(flair);
+  NiftiGeometry geometry = *image.geometry;
+  Mat44 affine = geometry.affine();
+  affine[2][3] += 5;  // FLAIR 5 mm higher: same shape and spacing
+  set_affine(geometry, affine);
+  write_nifti(flair, image.data, geometry, NiftiDatatype::kFloat32);
+  const std::string twins = make_case(root.path(), "twins", LabelConvention::kBraTS2021);
+  write_image(twins + "/twins_t2.nii", torch::ones({4, 5, 3}), {1, 1, 1});
+  fs::copy_file(twins + "/twins_seg.nii.gz", twins + "/stray_seg.nii.gz");
+
+  for (const bool load : {true, false}) {
+    const auto m = build_manifest(root.path().string(), {2, 0, load});
+    const std::string all = m["problems"].dump();
+    // Loading also finds the stray mask's case incomplete (it has no modality).
+    EXPECT_EQ(m["problems"].size(), load ? 3u : 1u) << all;
+    EXPECT_NE(all.find(twins + "/twins_t2.nii and " + twins + "/twins_t2.nii.gz"),
+              std::string::npos)
+        << all;
+    if (load) {
+      EXPECT_NE(all.find(flair + ": voxel-to-world affine differs from " + shifted +
+                         "/shifted_t1.nii.gz"),
+                std::string::npos)
+          << all;
+    }
+    ASSERT_EQ(m["warnings"].size(), 1u) << m["warnings"].dump();
+    EXPECT_NE(format_manifest(m).find("warning: " + twins + "/stray_seg.nii.gz: id prefix 'stray'"),
+              std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace revunet::data

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 #include <nifti2_io.h>
+#include <sys/resource.h>
 
+#include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 
@@ -250,6 +253,140 @@ TEST(Nifti, RefusesAFileNameWithoutANiftiExtension) {
   const std::string path = dir.file("x.img");
   const std::string msg = error_of([&] { write_image(path, torch::rand({2, 2, 2}), {1, 1, 1}); });
   EXPECT_NE(msg.find(path), std::string::npos) << msg;
+}
+
+// A 3x4x2 int16 image with header fields set by `edit` before nifti_clib writes it.
+template <typename Edit>
+void write_edited(const std::string& path, const int64_t dims[8], Edit edit) {
+  nifti_image* nim = nifti_make_new_nim(dims, DT_INT16, 1);
+  edit(*nim);
+  nifti_set_filenames(nim, path.c_str(), 0, 1);
+  nifti_image_write(nim);
+  nifti_image_free(nim);
+}
+
+TEST(Nifti, RefusesATwoDimensionalImageSayingItIs2D) {
+  TempDir dir;
+  const std::string path = dir.file("slice.nii.gz");
+  const int64_t dims[8] = {2, 4, 5, 1, 1, 1, 1, 1};
+  write_raw_int16(path, dims, 0, 0);
+  const std::string msg = error_of([&] { read_nifti(path); });
+  EXPECT_NE(msg.find(path + ": is a 2-D image"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("4x5"), std::string::npos) << msg;
+  EXPECT_NE(error_of([&] { read_nifti_geometry(path); }).find("2-D"), std::string::npos);
+}
+
+TEST(Nifti, RefusesAZeroNegativeOrNonFiniteVoxelSizeNamingTheFile) {
+  TempDir dir;
+  const int64_t dims[8] = {3, 3, 4, 2, 1, 1, 1, 1};
+  const double sizes[] = {0.0, -1.0, std::nan("")};
+  for (int i = 0; i < 3; ++i) {
+    const std::string path = dir.file("bad_pixdim" + std::to_string(i) + ".nii");
+    write_edited(path, dims, [&](nifti_image& nim) { nim.pixdim[2] = nim.dy = sizes[i]; });
+    // nifti_clib writes |dy|: a negative size is put into the file's bytes (pixdim[2], a float at
+    // byte 76 + 2 * 4 of a NIfTI-1 header).
+    std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+    const float raw = static_cast<float>(sizes[i]);
+    file.seekp(76 + 2 * 4);
+    file.write(reinterpret_cast<const char*>(&raw), sizeof raw);
+    file.close();
+    const std::string msg = error_of([&] { read_nifti(path); });
+    EXPECT_NE(msg.find(path + ": voxel size pixdim[1..3] = 1 x "), std::string::npos)
+        << sizes[i] << ": " << msg;
+  }
+  const std::string good = dir.file("good.nii");
+  write_edited(good, dims, [](nifti_image& nim) { nim.pixdim[3] = nim.dz = 2.5; });
+  EXPECT_DOUBLE_EQ(read_nifti(good).spacing[2], 2.5);
+}
+
+TEST(Nifti, NiftiClibPrintsNothingOfItsOwnForABrokenFile) {
+  TempDir dir;
+  const std::string path = dir.file("broken.nii.gz");
+  std::ofstream(path) << "this is not a NIfTI file at all, but it is long enough to be read";
+  ::testing::internal::CaptureStderr();
+  const std::string msg = error_of([&] { read_nifti(path); });
+  error_of([&] { read_nifti_geometry(path); });
+  const std::string printed = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(msg.find(path), std::string::npos) << msg;
+  EXPECT_EQ(printed, "");
+}
+
+TEST(Nifti, AffineDifferenceNamesAShiftedOriginAndAFlippedAxis) {
+  const NiftiGeometry reference = make_geometry({4, 5, 3}, {1, 1, 2});
+  EXPECT_EQ(affine_difference(reference, reference), "");
+
+  NiftiGeometry shifted = reference;
+  Mat44 affine = reference.affine();
+  affine[0][3] += 5;
+  set_affine(shifted, affine);
+  const std::string msg = affine_difference(shifted, reference);
+  EXPECT_NE(msg.find("origin"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("(5 mm apart)"), std::string::npos) << msg;
+
+  NiftiGeometry rounding = reference;  // float rounding of a rewritten header is no difference
+  affine = reference.affine();
+  affine[1][3] += 5e-4;
+  affine[0][0] *= 1 + 5e-5;
+  set_affine(rounding, affine);
+  EXPECT_EQ(affine_difference(rounding, reference), "");
+
+  NiftiGeometry flipped = reference;
+  affine = reference.affine();
+  affine[1][1] = -affine[1][1];
+  set_affine(flipped, affine);
+  const std::string flip = affine_difference(flipped, reference);
+  EXPECT_NE(flip.find("direction of voxel axis j"), std::string::npos) << flip;
+  EXPECT_NE(flip.find("RPS vs RAS"), std::string::npos) << flip;
+
+  NiftiGeometry qform_only = reference;  // the sform wins when it is set, else the qform
+  qform_only.sform_code = 0;
+  EXPECT_EQ(affine_difference(qform_only, reference), "");
+  qform_only.qform_code = 0;  // voxel size alone: origin at voxel 0
+  EXPECT_NE(affine_difference(qform_only, reference), "");
+}
+
+// A full disk without root: RLIMIT_FSIZE caps the size of any file this process writes, and with
+// SIGXFSZ ignored a write beyond it fails with EFBIG instead of killing the process. Both are
+// restored when the guard goes.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    ::getrlimit(RLIMIT_FSIZE, &saved_);
+    handler_ = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit limit = saved_;
+    limit.rlim_cur = bytes;
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+  }
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &saved_);
+    std::signal(SIGXFSZ, handler_);
+  }
+
+ private:
+  rlimit saved_{};
+  void (*handler_)(int) = SIG_DFL;
+};
+
+TEST(Nifti, AFullDiskLeavesNoTruncatedFileAndNoTemporary) {
+  TempDir dir;
+  torch::manual_seed(4);
+  const torch::Tensor noise = torch::rand({32, 32, 32});  // 128 KiB that gzip cannot shrink much
+  for (const std::string name : {"full.nii.gz", "full.nii"}) {
+    const std::string path = dir.file(name);
+    std::string msg;
+    {
+      FileSizeLimit limit(16 * 1024);  // the header and some data fit: the rest does not
+      msg = error_of([&] { write_image(path, noise, {1, 1, 1}); });
+    }
+    EXPECT_NE(msg.find(path), std::string::npos) << msg;
+    EXPECT_NE(msg.find("disk full"), std::string::npos) << msg;
+    EXPECT_FALSE(std::filesystem::exists(path)) << name << " was left truncated";
+    EXPECT_TRUE(std::filesystem::is_empty(dir.path())) << "a temporary was left beside " << name;
+    // With room again the same write lands whole.
+    write_image(path, noise, {1, 1, 1});
+    EXPECT_TRUE(torch::equal(read_nifti(path).data, noise));
+    std::filesystem::remove(path);
+  }
 }
 
 }  // namespace

@@ -3,12 +3,19 @@
 
 #include <torch/torch.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <set>
 #include <sstream>
 
+#include "revunet/core/atomic_file.h"
 #include "revunet/core/error.h"
 #include "revunet/data/regions.h"
 #include "revunet/train/checkpoint.h"
@@ -20,6 +27,9 @@ namespace fs = std::filesystem;
 std::vector<data::CaseFiles> find_cases(const std::string& path, const std::string& ids) {
   if (!fs::exists(path)) fail(path, "no such folder");
   std::vector<data::CaseFiles> cases = data::discover_cases(path);
+  for (const auto& c : cases) {
+    for (const auto& w : c.warnings) std::cerr << "warning: " << w << "\n";
+  }
   if (ids.empty()) return cases;
   std::set<std::string> wanted;
   std::stringstream list(ids);
@@ -32,6 +42,22 @@ std::vector<data::CaseFiles> find_cases(const std::string& path, const std::stri
   }
   if (!wanted.empty()) fail("--ids", "no case '" + *wanted.begin() + "' under " + path);
   return kept;
+}
+
+void prepare_output_folder(const std::string& flag, const std::string& dir) {
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) {
+    fail(flag, dir + " is a file, not a folder");
+  }
+  fs::create_directories(dir, ec);
+  if (ec) fail(flag, "cannot create the folder " + dir + " (" + ec.message() + ")");
+  // Permission bits do not tell (root ignores them; a read-only mount): try to create a file.
+  const std::string probe =
+      core::temporary_path_for((fs::path(dir) / ".revunet-write-test").string());
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) fail(flag, "cannot write into the folder " + dir + " (" + std::strerror(errno) + ")");
+  ::close(fd);
+  ::unlink(probe.c_str());
 }
 
 std::string source_key(const data::CaseFiles& files) {
@@ -50,6 +76,10 @@ std::string source_key(const data::CaseFiles& files) {
 
 data::PreprocessedCase preprocess_files(const data::CaseFiles& files, data::Case* loaded) {
   data::Case c = data::load_case(files);
+  // The discovery's warnings were printed by find_cases; the intensities' are new here.
+  for (size_t w = files.warnings.size(); w < c.warnings.size(); ++w) {
+    std::cerr << "warning: " << c.warnings[w] << "\n";
+  }
   torch::Tensor regions;
   if (c.label.defined()) regions = data::labels_to_regions(c.label, c.convention);
   data::PreprocessedCase p = data::preprocess_case(c.id, c.image, regions, c.reference.spacing);

@@ -22,6 +22,11 @@ namespace revunet::cli {
 // empty) keeps only those ids; an unknown id is an error.
 std::vector<data::CaseFiles> find_cases(const std::string& path, const std::string& ids = "");
 
+// Makes the folder `dir` that `flag` names (when missing) and checks that a file can be created in
+// it, before any data is read: one-line revunet::Error naming the flag when `dir` is a file, cannot
+// be created or is read-only.
+void prepare_output_folder(const std::string& flag, const std::string& dir);
+
 // The cache key of a case: every source file's path, size and modification time.
 std::string source_key(const data::CaseFiles& files);
 

@@ -8,11 +8,13 @@
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 
 #include "revunet/cli/commands.h"
 #include "revunet/cli/flags.h"
 #include "revunet/cli/pipeline.h"
+#include "revunet/core/atomic_file.h"
 #include "revunet/core/device.h"
 #include "revunet/core/error.h"
 #include "revunet/core/run_info.h"
@@ -44,27 +46,30 @@ int run_predict(const PredictFlags& flags) {
   post.threshold = flags.threshold;
   post.min_enhancing_voxels = flags.min_et_voxels;
 
+  const std::string& out = flags.out;
+  prepare_output_folder("--out", out);  // a file or a read-only folder: refused before any reading
   const auto cases = find_cases(flags.in, flags.ids);
+  // Temporaries of our own outputs left by a killed run (a live run's are kept).
+  std::set<std::string> outputs;
+  for (const auto& files : cases) outputs.insert(files.id + ".nii.gz");
+  const int stale = core::remove_stale_temporaries(
+      out, [&](const std::string& name) { return outputs.count(name) > 0; });
+  if (stale > 0) {
+    std::cout << "removed " << stale << " temporary file" << (stale == 1 ? "" : "s") << " left in "
+              << out << " by a killed run\n";
+  }
   nn::LoadedModel loaded = load_any_model(flags.model, device);
   if (loaded.config.patch.size() != 3) fail(flags.model, "config has no 3-D patch");
   for (int d = 0; d < 3; ++d) window.window[d] = loaded.config.patch[d];
-  const std::string& out = flags.out;
-  fs::create_directories(out);
 
-  int64_t written = 0, skipped = 0;
+  int64_t written = 0, skipped = 0, failed = 0;
   const auto start = std::chrono::steady_clock::now();
   nlohmann::json timings = core::run_info(device);
   timings["model"] = flags.model;
   timings["overlap"] = window.overlap;
   timings["mirror"] = window.mirror;
   timings["cases"] = nlohmann::json::array();
-  for (const auto& files : cases) {
-    const std::string path = out + "/" + files.id + ".nii.gz";
-    if (fs::exists(path) && !flags.overwrite) {
-      std::cout << files.id << ": " << path << " exists, skipped (--overwrite replaces it)\n";
-      ++skipped;
-      continue;
-    }
+  auto predict_case = [&](const data::CaseFiles& files, const std::string& path) {
     const auto case_start = std::chrono::steady_clock::now();
     data::Case original;
     const data::PreprocessedCase c = preprocess_files(files, &original);
@@ -86,13 +91,47 @@ int run_predict(const PredictFlags& flags) {
                                 {"total_seconds", total_seconds}});
     std::cout << files.id << ": " << path << " in " << format_seconds(total_seconds) << " (network "
               << format_seconds(network_seconds) << ")" << std::endl;
+  };
+  for (const auto& files : cases) {
+    const std::string path = out + "/" + files.id + ".nii.gz";
+    if (fs::exists(path) && !flags.overwrite) {
+      // Only a file that reads back whole counts as done (a truncated one is predicted again).
+      std::string unreadable;
+      try {
+        data::read_nifti(path);
+      } catch (const Error& e) {
+        unreadable = e.what();
+      }
+      if (unreadable.empty()) {
+        std::cout << files.id << ": " << path << " exists, skipped (--overwrite replaces it)\n";
+        ++skipped;
+        continue;
+      }
+      std::cout << files.id << ": " << unreadable << "; predicting it again" << std::endl;
+    }
+    // A bad case is reported on its own line and the others are still predicted.
+    try {
+      predict_case(files, path);
+    } catch (const Error& e) {
+      std::cerr << files.id << ": FAILED: " << e.what() << std::endl;
+      ++failed;
+    } catch (const c10::Error& e) {
+      std::cerr << files.id << ": FAILED: " << e.what_without_backtrace() << std::endl;
+      ++failed;
+    }
   }
-  std::cout << "predicted " << written << " cases (" << skipped << " skipped) in "
-            << format_seconds(seconds_since(start)) << "\n";
+  std::cout << "predicted " << written << " cases (" << skipped << " skipped, " << failed
+            << " failed) in " << format_seconds(seconds_since(start)) << "\n";
   if (!flags.json.empty()) {
     timings["seconds"] = seconds_since(start);
     core::write_json_atomically(flags.json, timings);
     std::cout << "wrote " << flags.json << "\n";
+  }
+  if (failed > 0) {
+    fail("--in", std::to_string(failed) + " of " + std::to_string(cases.size()) + " case" +
+                     (cases.size() == 1 ? "" : "s") +
+                     " failed (each named above); the others were "
+                     "predicted");
   }
   return 0;
 }

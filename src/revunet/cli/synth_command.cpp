@@ -6,6 +6,7 @@
 
 #include "revunet/cli/commands.h"
 #include "revunet/cli/flags.h"
+#include "revunet/cli/pipeline.h"
 #include "revunet/core/error.h"
 #include "revunet/data/brats.h"
 #include "revunet/data/synthetic.h"
@@ -22,6 +23,8 @@ struct SynthFlags {
 };
 
 int run_synth(const SynthFlags& flags) {
+  prepare_output_folder("--out",
+                        flags.out);  // a file or a read-only folder: one line, nothing made
   apply_threads(flags.threads);
   data::SynthOptions o;
   o.spacing = flags.spacing;

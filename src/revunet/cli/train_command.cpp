@@ -19,6 +19,7 @@
 #include "revunet/cli/commands.h"
 #include "revunet/cli/flags.h"
 #include "revunet/cli/pipeline.h"
+#include "revunet/core/atomic_file.h"
 #include "revunet/core/bytes.h"
 #include "revunet/core/compat.h"
 #include "revunet/core/device.h"
@@ -91,6 +92,16 @@ std::vector<CasePtr> load_all(const std::vector<data::CaseFiles>& files,
   return cases;
 }
 
+// The files a run writes into its folder (trainer checkpoints and metrics, the split, the model,
+// the curves): the only names whose stale temporaries a new run removes there.
+bool is_run_file(const std::string& name) {
+  for (const char* own :
+       {"last.pt", "best.pt", "model.pt", "metrics.jsonl", "split.json", "curves.png"}) {
+    if (name == own) return true;
+  }
+  return false;
+}
+
 nlohmann::json ids_of(const std::vector<data::CaseFiles>& cases) {
   nlohmann::json ids = nlohmann::json::array();
   for (const auto& c : cases) ids.push_back(c.id);
@@ -128,6 +139,10 @@ int run_train(const TrainFlags& flags) {
     fail(train::Trainer::last_checkpoint_path(out),
          "nothing to resume from; start without --resume or point --out at the run");
   }
+  // The run folder (and the cache) must take files before any case is read.
+  prepare_output_folder("--out", out);
+  const std::string cache_dir = flags.cache.empty() ? out + "/cache" : flags.cache;
+  prepare_output_folder(flags.cache.empty() ? "--out" : "--cache", cache_dir);
   apply_threads(flags.threads);
   const uint64_t seed = flags.seed;
 
@@ -188,7 +203,14 @@ int run_train(const TrainFlags& flags) {
 
   // Data: split, then load + preprocess each case once.
   const Split split = split_cases(find_cases(flags.data), flags);
-  const data::CaseCache cache(flags.cache.empty() ? out + "/cache" : flags.cache);
+  const data::CaseCache cache(cache_dir);
+  // Temporaries a killed run left of this run's own files (a live run's are kept).
+  const int stale = core::remove_stale_temporaries(out, is_run_file) +
+                    core::remove_stale_temporaries(cache_dir, data::CaseCache::is_cache_file);
+  if (stale > 0) {
+    std::cout << "removed " << stale << " temporary file" << (stale == 1 ? "" : "s")
+              << " left by a killed run\n";
+  }
   const std::vector<CasePtr> train_cases = load_all(split.train, cache, "training");
   const std::vector<CasePtr> val_cases = load_all(split.validation, cache, "validation");
   const nlohmann::json split_json = {{"data", flags.data},

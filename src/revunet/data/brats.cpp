@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "revunet/core/error.h"
+#include "revunet/data/preprocess.h"
 
 namespace revunet::data {
 namespace fs = std::filesystem;
@@ -140,9 +141,39 @@ void scan_folder(const fs::path& folder, bool case_folder, std::vector<CaseFiles
     c.dir = folder.string();
     c.convention = m->convention;
     std::string& slot = m->role < kSegRole ? c.modalities[m->role] : c.seg;
-    // Both .nii and .nii.gz present: take the compressed one, deterministically.
+    if (!slot.empty()) {
+      // Both X_t1.nii and X_t1.nii.gz (or names differing only in case): nothing says which one
+      // is meant, and they need not hold the same image.
+      const auto& spec = convention_spec(m->convention);
+      c.problems.push_back(slot + " and " + file.string() + ": both are the " +
+                           (m->role < kSegRole ? spec.modalities[m->role] : spec.seg) +
+                           " file of case " + m->id + "; remove one of them");
+    }
+    // The compressed one is listed, deterministically (load_case refuses the case anyway).
     if (slot.empty() || (has_gz_suffix(file.string()) && !has_gz_suffix(slot)))
       slot = file.string();
+  }
+
+  // A case folder is named after its case: a file with another id prefix was probably copied
+  // into the wrong folder (it becomes a case of its own, usually an incomplete one). A folder
+  // holding several cases none of which carries its name is a flat folder of cases: no warning.
+  const std::string folder_name = folder.filename().string();
+  bool named_after_a_case = false;
+  for (const auto& [key, c] : groups) named_after_a_case |= c.id == folder_name;
+  if (case_folder && (named_after_a_case || groups.size() == 1)) {
+    for (auto& [key, c] : groups) {
+      if (c.id == folder_name) continue;
+      std::vector<std::string> names;
+      for (const auto& m : c.modalities) {
+        if (!m.empty()) names.push_back(m);
+      }
+      if (!c.seg.empty()) names.push_back(c.seg);
+      std::string list;
+      for (size_t i = 0; i < names.size(); ++i) list += (i ? ", " : "") + names[i];
+      c.warnings.push_back(list + ": id prefix '" + c.id +
+                           "' differs from the case folder's name '" + folder_name +
+                           "'; read as case " + c.id);
+    }
   }
 
   for (auto& [key, c] : groups) {
@@ -235,6 +266,35 @@ void check_same_grid(const NiftiImage& image, const NiftiImage& reference) {
                            spacing_text(reference.spacing) + " of " + reference.path);
     }
   }
+  // Same grid and voxel size, but placed elsewhere in space (a shifted origin, a flipped axis):
+  // the channels would be stacked misregistered. Voxel-to-world affines as nifti_clib resolves
+  // them; 1e-3 mm and 1e-4 in direction cosines absorb float rounding of rewritten headers.
+  if (image.geometry && reference.geometry) {
+    const std::string difference = affine_difference(*image.geometry, *reference.geometry);
+    if (!difference.empty()) {
+      fail(image.path, "voxel-to-world affine differs from " + reference.path + ": " + difference +
+                           "; the images are not registered to each other (copy the reference's "
+                           "header geometry only if the voxels really are aligned, e.g. "
+                           "fslcpgeom)");
+    }
+  }
+}
+
+// "" for an ordinary image; else one line naming the file, how many voxels lie beyond the
+// absurd fences, the extreme value and the range they are clipped to before z-scoring.
+std::string absurd_intensities(const NiftiImage& image) {
+  const IntensityFences absurd = intensity_fences(image.data, kAbsurdWidths);
+  const torch::Tensor beyond = (image.data > absurd.high) | (image.data < absurd.low);
+  const int64_t count = beyond.sum().item<int64_t>();
+  if (count == 0) return "";
+  const IntensityFences clip = intensity_fences(image.data);
+  const double extreme = image.data.masked_select(beyond).abs().max().item<double>();
+  std::ostringstream msg;
+  msg << image.path << ": " << count << " voxel" << (count == 1 ? "" : "s")
+      << " with absurd intensities (up to " << extreme << " in magnitude; 0.5th-99.5th percentile "
+      << clip.percentile_low << " to " << clip.percentile_high << "), clipped to [" << clip.low
+      << ", " << clip.high << "] before z-scoring";
+  return msg.str();
 }
 
 torch::Tensor checked_labels(const NiftiImage& seg, LabelConvention convention) {
@@ -265,9 +325,11 @@ torch::Tensor checked_labels(const NiftiImage& seg, LabelConvention convention) 
 }  // namespace
 
 Case load_case(const CaseFiles& files) {
+  if (!files.problems.empty()) throw Error(files.problems.front());
   const auto& spec = convention_spec(files.convention);
   std::vector<torch::Tensor> channels;
   Case out;
+  out.warnings = files.warnings;
   out.id = files.id;
   out.convention = files.convention;
   for (int m = 0; m < kNumModalities; ++m) {
@@ -278,6 +340,8 @@ Case load_case(const CaseFiles& files) {
     }
     NiftiImage image = read_nifti(files.modalities[m]);
     check_finite(image);
+    const std::string absurd = absurd_intensities(image);
+    if (!absurd.empty()) out.warnings.push_back(absurd);
     if (m == 0) {
       out.reference = image;
     } else {

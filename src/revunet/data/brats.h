@@ -47,6 +47,11 @@ struct CaseFiles {
   std::array<std::string, kNumModalities> modalities;  // empty = missing
   std::string seg;                                     // empty = none (inference only)
   std::vector<std::string> seg_tried;                  // names looked for when seg is empty
+  // Found while discovering, one line each naming the files. A problem (both X_t1.nii and
+  // X_t1.nii.gz: which one is meant?) makes load_case refuse the case; a warning (a file whose id
+  // prefix differs from its case folder's name) is for the user to read.
+  std::vector<std::string> problems;
+  std::vector<std::string> warnings;
 };
 
 // Every case under `dir`, sorted by id: each sub-folder holding case files, and files directly in
@@ -65,10 +70,19 @@ struct Case {
   torch::Tensor label;   // int64 {X, Y, Z}, or undefined when the case has no mask
   NiftiImage reference;  // first modality (data kept): the geometry for writing predictions
   LabelConvention convention = LabelConvention::kBraTS2021;
+  // One line each, naming the file: the discovery's warnings and absurd intensities (voxels
+  // beyond intensity_fences(modality, kAbsurdWidths), which preprocessing clips).
+  std::vector<std::string> warnings;
 };
 
-// Loads and checks a case. One-line revunet::Error naming the file for: a missing modality,
-// modalities or mask of another shape or spacing, a label value outside the convention, NaN/Inf.
+// Voxels this many percentile ranges beyond the 0.5th/99.5th percentiles are "absurd": warned
+// about by name (the clipping before z-scoring happens either way).
+constexpr double kAbsurdWidths = 100;
+
+// Loads and checks a case. One-line revunet::Error naming the file for: a problem found while
+// discovering (files.problems), a missing modality, modalities or mask of another shape, spacing
+// or voxel-to-world affine than the first modality (affine_difference's tolerances), a label
+// value outside the convention, NaN/Inf.
 Case load_case(const CaseFiles& files);
 
 // Throws revunet::Error naming image.path when any voxel is NaN or infinite.

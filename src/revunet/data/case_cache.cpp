@@ -305,6 +305,11 @@ std::string CaseCache::path_for(const std::string& id) const {
   return (fs::path(dir_) / (name + ".rvcase")).string();
 }
 
+bool CaseCache::is_cache_file(const std::string& name) {
+  const std::string ext = ".rvcase";
+  return name.size() > ext.size() && name.compare(name.size() - ext.size(), ext.size(), ext) == 0;
+}
+
 PreprocessedCase CaseCache::get_or_build(const std::string& id, const std::string& key,
                                          const std::function<PreprocessedCase()>& build) const {
   const std::string path = path_for(id);

@@ -46,6 +46,9 @@ class CaseCache {
 
   const std::string& dir() const { return dir_; }
 
+  // Whether `name` (a file name without folder) is one path_for gives: "<name>.rvcase".
+  static bool is_cache_file(const std::string& name);
+
  private:
   std::string dir_;
   WarningSink warn_;

@@ -43,7 +43,8 @@ nlohmann::json build_manifest(const std::string& dir, const ManifestOptions& opt
                              {"folds", options.folds},
                              {"seed", options.seed},
                              {"cases", nlohmann::json::array()},
-                             {"problems", nlohmann::json::array()}};
+                             {"problems", nlohmann::json::array()},
+                             {"warnings", nlohmann::json::array()}};
   for (size_t i = 0; i < cases.size(); ++i) {
     const CaseFiles& files = cases[i];
     const auto& spec = convention_spec(files.convention);
@@ -63,9 +64,18 @@ nlohmann::json build_manifest(const std::string& dir, const ManifestOptions& opt
     };
     // In a labelled dataset a case without a mask is a problem; in an unlabelled one it is normal.
     if (files.seg.empty() && any_seg) problem(files.dir + ": " + missing_seg_message(files));
-    if (options.load) {
+    for (const auto& p : files.problems) problem(p);
+    for (const auto& w : files.warnings) {
+      entry["warnings"].push_back(w);
+      manifest["warnings"].push_back(w);
+    }
+    if (options.load && files.problems.empty()) {
       try {
         const Case c = load_case(files);
+        for (size_t w = files.warnings.size(); w < c.warnings.size(); ++w) {
+          entry["warnings"].push_back(c.warnings[w]);
+          manifest["warnings"].push_back(c.warnings[w]);
+        }
         entry["shape"] = {c.image.size(1), c.image.size(2), c.image.size(3)};
         entry["spacing"] = c.reference.spacing;
         entry["orientation"] = c.reference.geometry->orientation();
@@ -118,6 +128,9 @@ std::string format_manifest(const nlohmann::json& manifest) {
       << manifest["seed"].get<uint64_t>() << "), " << problems.size() << " problem"
       << (problems.size() == 1 ? "" : "s") << "\n";
   for (const auto& p : problems) out << "problem: " << p.get<std::string>() << "\n";
+  if (manifest.contains("warnings")) {
+    for (const auto& w : manifest["warnings"]) out << "warning: " << w.get<std::string>() << "\n";
+  }
   return out.str();
 }
 

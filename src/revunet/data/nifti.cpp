@@ -2,15 +2,18 @@
 
 #include <nifti2_io.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <limits>
-#include <random>
+#include <mutex>
 #include <sstream>
 #include <vector>
 
+#include "revunet/core/atomic_file.h"
 #include "revunet/core/error.h"
 
 namespace revunet::data {
@@ -141,10 +144,51 @@ bool load_raw(nifti_image& nim) {
   return true;
 }
 
+// nifti_clib prints "** ERROR ..." / "++ WARNING ..." lines on stderr before revunet's own
+// one-line error; at debug level 0 it keeps quiet (its failures are still return values, which
+// every caller here checks). The level is nifti_clib's global, set once.
+void silence_nifti_clib() {
+  static std::once_flag once;
+  std::call_once(once, [] { nifti_set_debug_level(0); });
+}
+
+// nifti_clib replaces a zero or non-finite pixdim[1..3] by 1 (and a negative one by its absolute
+// value in the qform) when it builds the image: the raw header still has what the file says.
+void check_voxel_size(const std::string& path) {
+  int version = 1;
+  void* header = nifti_read_header(path.c_str(), &version, 1);
+  if (!header) fail(path, "not a readable NIfTI header");
+  double size[3];
+  for (int d = 0; d < 3; ++d) {
+    size[d] = version == 2 ? static_cast<nifti_2_header*>(header)->pixdim[d + 1]
+                           : static_cast<nifti_1_header*>(header)->pixdim[d + 1];
+  }
+  std::free(header);
+  for (int d = 0; d < 3; ++d) {
+    if (!(std::isfinite(size[d]) && size[d] > 0)) {
+      std::ostringstream msg;
+      msg << "voxel size pixdim[1..3] = " << size[0] << " x " << size[1] << " x " << size[2]
+          << "; every voxel size must be positive and finite (fix the header, e.g. with "
+             "fslchpixdim or nibabel)";
+      fail(path, msg.str());
+    }
+  }
+}
+
 NimPtr read_checked(const std::string& path, bool read_data) {
+  silence_nifti_clib();
   check_readable_file(path);
   NimPtr nim(nifti_image_read(path.c_str(), 0));
   if (!nim) fail(path, "not a readable NIfTI header");
+  if (nim->dim[0] < 3) {
+    std::ostringstream msg;
+    msg << "is a " << nim->dim[0] << "-D image (dim[0] = " << nim->dim[0] << ", ";
+    for (int d = 1; d <= std::max<int64_t>(nim->dim[0], 1); ++d) {
+      msg << (d > 1 ? "x" : "") << nim->dim[d];
+    }
+    msg << " voxels); expected a 3-D volume";
+    fail(path, msg.str());
+  }
   for (int d = 4; d <= 7; ++d) {
     if (nim->dim[0] >= d && nim->dim[d] > 1) {
       std::ostringstream msg;
@@ -154,6 +198,7 @@ NimPtr read_checked(const std::string& path, bool read_data) {
     }
   }
   if (nim->nx < 1 || nim->ny < 1 || nim->nz < 1) fail(path, "image has an empty dimension");
+  check_voxel_size(path);
   if (!read_data) return nim;
   if (!spec_of_code(nim->datatype)) {
     fail(path, std::string("unsupported datatype ") + nifti_datatype_to_string(nim->datatype) +
@@ -244,31 +289,65 @@ std::vector<uint8_t> narrow_any(NiftiDatatype dtype, const double* src, int64_t 
   return {};
 }
 
-// nifti_clib 3.0.1's nifti_image_write puts single-file NIfTI-2 data at offset 0, over the header
-// (nifti_set_iname_offset has no NIfTI-2 case): write its header (built by nifti_clib), the empty
-// extension flag and the data through znz ourselves.
-bool write_nifti2(const nifti_image& nim, const std::string& file,
-                  const std::vector<uint8_t>& data) {
-  nifti_2_header hdr;
-  if (nifti_convert_nim2n2hdr(&nim, &hdr) != 0) return false;
-  hdr.vox_offset = sizeof(nifti_2_header) + 4;
-  znzFile fp = znzopen(file.c_str(), "wb", is_gz(file));
-  if (znz_isnull(fp)) return false;
-  const char no_extensions[4] = {0, 0, 0, 0};
-  const bool ok = znzwrite(&hdr, 1, sizeof(hdr), fp) == sizeof(hdr) &&
-                  znzwrite(no_extensions, 1, 4, fp) == 4 &&
-                  znzwrite(data.data(), 1, data.size(), fp) == data.size();
-  znzclose(fp);
-  return ok;
+// The whole file: header (built by nifti_clib from `nim`), the empty extension flag, the data.
+// Written through znz ourselves for both versions: nifti_clib 3.0.1's nifti_image_write puts
+// single-file NIfTI-2 data at offset 0, over the header (nifti_set_iname_offset has no NIfTI-2
+// case), and reports write failures (a full disk) only on stderr.
+std::string header_bytes(const nifti_image& nim, int version, const std::string& path) {
+  std::string bytes;
+  if (version == 2) {
+    nifti_2_header hdr;
+    if (nifti_convert_nim2n2hdr(&nim, &hdr) != 0) fail(path, "nifti_clib could not build a header");
+    hdr.vox_offset = sizeof(nifti_2_header) + 4;
+    bytes.assign(reinterpret_cast<const char*>(&hdr), sizeof hdr);
+  } else {
+    nifti_1_header hdr;
+    if (nifti_convert_nim2n1hdr(&nim, &hdr) != 0) fail(path, "nifti_clib could not build a header");
+    hdr.vox_offset = sizeof(nifti_1_header) + 4;
+    bytes.assign(reinterpret_cast<const char*>(&hdr), sizeof hdr);
+  }
+  bytes.append(4, '\0');  // extension flag: no extensions
+  return bytes;
 }
 
-// "dir/name.tmp<random>.nii.gz": same directory (rename stays atomic), same extension (nifti_clib
-// chooses compression from the name).
-std::string temporary_name(const std::string& path, const std::string& ext) {
-  std::random_device rd;
-  std::ostringstream name;
-  name << path.substr(0, path.size() - ext.size()) << ".tmp" << std::hex << rd() << rd() << ext;
-  return name.str();
+// Writes `parts` one after the other to `file` (gzip when `gz`), then reads the file back and
+// compares it with them byte for byte: a short write, a failed gzip flush or close, or a full disk
+// anywhere is caught here rather than by the next reader.
+void write_and_verify(const std::string& file, bool gz, const std::string& path,
+                      const std::vector<std::pair<const void*, size_t>>& parts) {
+  znzFile out = znzopen(file.c_str(), "wb", gz);
+  if (znz_isnull(out)) {
+    fail(path,
+         "cannot open a temporary file beside it for writing (folder missing or not "
+         "writable?)");
+  }
+  bool ok = true;
+  for (const auto& [data, size] : parts) {
+    ok = ok && znzwrite(data, 1, size, out) == size;
+  }
+  ok = znzclose(out) == 0 && ok;
+  if (!ok) fail(path, "write failed (disk full?); nothing was written under this name");
+
+  znzFile in = znzopen(file.c_str(), "rb", gz);
+  if (znz_isnull(in)) fail(path, "the written file cannot be reopened");
+  std::vector<char> chunk(1 << 20);
+  for (const auto& [data, size] : parts) {
+    const char* expected = static_cast<const char*>(data);
+    for (size_t done = 0; ok && done < size;) {
+      const size_t n = std::min(chunk.size(), size - done);
+      ok = znzread(chunk.data(), 1, n, in) == n &&
+           std::memcmp(chunk.data(), expected + done, n) == 0;
+      done += n;
+    }
+  }
+  char extra;
+  ok = ok && znzread(&extra, 1, 1, in) == 0;
+  znzclose(in);
+  if (!ok) {
+    fail(path,
+         "the written file does not read back as written (disk full?); nothing was "
+         "written under this name");
+  }
 }
 
 }  // namespace
@@ -308,6 +387,57 @@ std::string NiftiGeometry::orientation() const {
     }
   }
   return out;
+}
+
+Mat44 NiftiGeometry::affine() const {
+  if (sform_code > 0) return sto_xyz;
+  if (qform_code > 0) return qto_xyz;
+  Mat44 m{};
+  for (int d = 0; d < 3; ++d) m[d][d] = pixdim[d + 1];
+  m[3][3] = 1;
+  return m;
+}
+
+std::string affine_difference(const NiftiGeometry& image, const NiftiGeometry& reference,
+                              double translation_mm, double direction) {
+  const Mat44 a = image.affine(), b = reference.affine();
+  auto vector_text = [](const Mat44& m, int column, double scale) {
+    std::ostringstream out;
+    out << "(" << m[0][column] / scale << ", " << m[1][column] / scale << ", "
+        << m[2][column] / scale << ")";
+    return out.str();
+  };
+  double shift = 0;
+  for (int r = 0; r < 3; ++r) shift = std::max(shift, std::abs(a[r][3] - b[r][3]));
+  if (!(shift <= translation_mm)) {
+    const double distance =
+        std::sqrt(std::pow(a[0][3] - b[0][3], 2) + std::pow(a[1][3] - b[1][3], 2) +
+                  std::pow(a[2][3] - b[2][3], 2));
+    std::ostringstream msg;
+    msg << "origin " << vector_text(a, 3, 1) << " mm differs from " << vector_text(b, 3, 1)
+        << " mm (" << distance << " mm apart)";
+    return msg.str();
+  }
+  for (int c = 0; c < 3; ++c) {
+    double la = 0, lb = 0;
+    for (int r = 0; r < 3; ++r) {
+      la += a[r][c] * a[r][c];
+      lb += b[r][c] * b[r][c];
+    }
+    la = std::sqrt(la);
+    lb = std::sqrt(lb);
+    if (la == 0 || lb == 0) continue;  // a degenerate axis: the voxel-size check names it
+    double worst = 0;
+    for (int r = 0; r < 3; ++r) worst = std::max(worst, std::abs(a[r][c] / la - b[r][c] / lb));
+    if (!(worst <= direction)) {
+      std::ostringstream msg;
+      msg << "direction of voxel axis "
+          << "ijk"[c] << " " << vector_text(a, c, la) << " differs from " << vector_text(b, c, lb)
+          << " (orientation " << image.orientation() << " vs " << reference.orientation() << ")";
+      return msg.str();
+    }
+  }
+  return "";
 }
 
 void set_affine(NiftiGeometry& g, const Mat44& affine, int code) {
@@ -376,7 +506,8 @@ void write_nifti(const std::string& path, const torch::Tensor& data, const Nifti
                   data.size(2) == geometry.dims[2],
               "tensor ", data.sizes(), " does not match the reference grid ", geometry.dims[0], "x",
               geometry.dims[1], "x", geometry.dims[2]);
-  const std::string ext = nifti_extension(path);
+  nifti_extension(path);  // refuses a name that is not .nii or .nii.gz
+  silence_nifti_clib();
   torch::Tensor zyx =
       data.detach().to(torch::kCPU, torch::kFloat64).permute({2, 1, 0}).contiguous();
   std::vector<uint8_t> bytes = narrow_any(dtype, zyx.data_ptr<double>(), zyx.numel());
@@ -415,39 +546,13 @@ void write_nifti(const std::string& path, const torch::Tensor& data, const Nifti
   nim->nifti_type = geometry.nifti_version == 2 ? NIFTI_FTYPE_NIFTI2_1 : NIFTI_FTYPE_NIFTI1_1;
   std::snprintf(nim->descrip, sizeof(nim->descrip), "revunet");
 
-  const std::string tmp = temporary_name(path, ext);
-  if (nifti_set_filenames(nim.get(), tmp.c_str(), 0, 1) != 0) {
-    fail(path, "nifti_clib rejected the file name");
-  }
-  // nifti_set_filenames resets the type from the extension: NIfTI-2 must be asked for again.
-  nim->nifti_type = geometry.nifti_version == 2 ? NIFTI_FTYPE_NIFTI2_1 : NIFTI_FTYPE_NIFTI1_1;
-  // The buffer stays ours: detach it before nifti_image_free runs.
-  if (geometry.nifti_version == 2) {
-    if (!write_nifti2(*nim, tmp, bytes)) fail(path, "could not be written");
-  } else {
-    nim->data = bytes.data();
-    nifti_image_write(nim.get());
-    nim->data = nullptr;
-  }
-
-  // nifti_image_write reports failures only on stderr: check what landed on disk.
-  std::error_code ec;
-  bool written = fs::exists(tmp, ec) && fs::file_size(tmp, ec) > 0;
-  if (written) {
-    NimPtr back(nifti_image_read(tmp.c_str(), 0));
-    written = back && back->nvox == nim->nvox &&
-              (is_gz(tmp) || static_cast<int64_t>(fs::file_size(tmp, ec)) >=
-                                 back->iname_offset + static_cast<int64_t>(bytes.size()));
-  }
-  if (!written) {
-    fs::remove(tmp, ec);
-    fail(path, "could not be written (directory missing or not writable, or disk full)");
-  }
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    fail(path, "could not rename the temporary file into place: " + ec.message());
-  }
+  // nifti_convert_nim2n*hdr writes the magic from the type: "n+1" / "n+2" (single file).
+  const int version = geometry.nifti_version == 2 ? 2 : 1;
+  const std::string header = header_bytes(*nim, version, path);
+  core::write_via_temporary(path, [&](const std::string& tmp) {
+    write_and_verify(tmp, is_gz(path), path,
+                     {{header.data(), header.size()}, {bytes.data(), bytes.size()}});
+  });
 }
 
 void write_nifti_like(const std::string& path, const torch::Tensor& data,

@@ -48,6 +48,9 @@ struct NiftiGeometry {
   int freq_dim = 0, phase_dim = 0, slice_dim = 0;
 
   std::array<double, 3> spacing() const { return {pixdim[1], pixdim[2], pixdim[3]}; }
+  // The voxel-to-world affine nifti_clib resolves: the sform when sform_code > 0, else the qform
+  // when qform_code > 0, else the voxel size alone (NIfTI's "method 1", origin at voxel 0).
+  Mat44 affine() const;
   // Axis codes of voxel index directions from the sform (else qform), e.g. "RAS" or "LPS".
   std::string orientation() const;
 };
@@ -56,6 +59,13 @@ struct NiftiGeometry {
 // origin is at the centre of the grid: what a synthetic image gets.
 NiftiGeometry make_geometry(const std::array<int64_t, 3>& dims,
                             const std::array<double, 3>& spacing);
+
+// "" when `image` and `reference` place voxels at the same points in space: translations within
+// `translation_mm`, direction cosines (the affine's columns divided by their lengths) within
+// `direction`. Otherwise one line saying what differs, e.g. "origin (5, 0, 0) mm differs from
+// (0, 0, 0) mm (5 mm apart)". Voxel sizes are compared separately (by the caller).
+std::string affine_difference(const NiftiGeometry& image, const NiftiGeometry& reference,
+                              double translation_mm = 1e-3, double direction = 1e-4);
 
 // Sets the qform (quaternion, via nifti_clib) and the sform from one affine (i,j,k -> x,y,z mm).
 void set_affine(NiftiGeometry& geometry, const Mat44& affine, int code = 1);
@@ -68,7 +78,10 @@ struct NiftiImage {
 };
 
 // Reads a 3-D image (a 4-D one with one volume is fine). Throws revunet::Error naming the file
-// when it is missing, empty, truncated, unreadable or has more than one volume.
+// when it is missing, empty, truncated, unreadable, 1-D or 2-D (dim[0] < 3), has more than one
+// volume, or a voxel size pixdim[1..3] that is 0, negative or not finite (nifti_clib would
+// silently take 1 mm). nifti_clib's own stderr messages are switched off (its debug level 0): the
+// one-line error is revunet's.
 NiftiImage read_nifti(const std::string& path);
 
 // Reads only the header (fast): dims, spacing, geometry.
@@ -76,7 +89,10 @@ NiftiGeometry read_nifti_geometry(const std::string& path);
 
 // Writes `data` {X, Y, Z} (any dtype; rounded to integers for integer datatypes, which must hold
 // the values) with the reference's geometry copied exactly and no intensity scaling. The NIfTI
-// version follows the reference; ".gz" compresses. Written to a temporary file and renamed.
+// version follows the reference; ".gz" compresses. Written through core::write_via_temporary:
+// the temporary file (core::temporary_path_for) is read back and compared byte for byte with what
+// was meant (so a full disk or a short gzip stream is caught), then renamed; on any failure the
+// temporary is removed and nothing appears under `path`.
 void write_nifti_like(const std::string& path, const torch::Tensor& data,
                       const NiftiImage& reference, NiftiDatatype dtype);
 void write_nifti(const std::string& path, const torch::Tensor& data, const NiftiGeometry& geometry,

@@ -3,6 +3,8 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <utility>
 
 namespace revunet::data {
@@ -83,6 +85,39 @@ torch::Tensor paste_from_box(const torch::Tensor& cropped, const CropBox& box,
   return full;
 }
 
+IntensityFences intensity_fences(const torch::Tensor& modality, double widths) {
+  TORCH_CHECK(modality.dim() == 3, "intensity_fences expects a modality {X,Y,Z}, got sizes ",
+              modality.sizes());
+  torch::NoGradGuard no_grad;
+  constexpr int64_t kSample = int64_t{1} << 20;
+  const torch::Tensor flat = modality.reshape({-1});
+  const int64_t stride = std::max<int64_t>(1, flat.numel() / kSample);
+  torch::Tensor sample = flat.slice(0, 0, flat.numel(), stride);
+  sample = sample.masked_select(sample != 0);
+  if (sample.numel() < 1000) sample = flat.masked_select(flat != 0);  // a small brain: all of it
+  IntensityFences f;
+  if (sample.numel() == 0) {
+    f.low = -std::numeric_limits<double>::infinity();
+    f.high = std::numeric_limits<double>::infinity();
+    return f;
+  }
+  sample = sample.to(torch::kDouble);
+  // Nearest-rank percentiles (kthvalue is 1-based and linear-time).
+  const int64_t n = sample.numel();
+  const auto rank = [n](double q) {
+    return std::min<int64_t>(n, 1 + static_cast<int64_t>(q * static_cast<double>(n - 1)));
+  };
+  f.percentile_low = std::get<0>(sample.kthvalue(rank(0.005))).item<double>();
+  f.percentile_high = std::get<0>(sample.kthvalue(rank(0.995))).item<double>();
+  double width = f.percentile_high - f.percentile_low;
+  // Nearly all voxels share one value: the range of the values themselves sets the scale.
+  if (!(width > 0))
+    width = std::max({std::abs(f.percentile_low), std::abs(f.percentile_high), 1.0});
+  f.low = f.percentile_low - widths * width;
+  f.high = f.percentile_high + widths * width;
+  return f;
+}
+
 torch::Tensor zscore_nonzero(const torch::Tensor& image) {
   TORCH_CHECK(image.dim() == 4, "zscore_nonzero expects an image {C,X,Y,Z}, got sizes ",
               image.sizes());
@@ -91,8 +126,10 @@ torch::Tensor zscore_nonzero(const torch::Tensor& image) {
   torch::NoGradGuard no_grad;
   torch::Tensor out = torch::zeros_like(image, at::MemoryFormat::Contiguous);
   for (int64_t c = 0; c < image.size(0); ++c) {
-    const torch::Tensor x = image[c];
-    const torch::Tensor mask = x != 0;
+    const torch::Tensor mask = image[c] != 0;
+    // Outliers (a few voxels at 1e30) would set the std by themselves and squash the brain to 0.
+    const IntensityFences fences = intensity_fences(image[c]);
+    const torch::Tensor x = image[c].clamp(fences.low, fences.high);
     // Statistics in double: a brain has ~10^6 voxels, float sums lose digits.
     const torch::Tensor values = x.masked_select(mask).to(torch::kDouble);
     if (values.numel() == 0) continue;

@@ -40,7 +40,19 @@ torch::Tensor crop_to_box(const torch::Tensor& t, const CropBox& box);
 torch::Tensor paste_from_box(const torch::Tensor& cropped, const CropBox& box,
                              std::array<int64_t, 3> full_shape, double fill = 0);
 
-// Per modality of `image` {C,X,Y,Z}: (x - mean) / std over that modality's non-zero voxels;
+// A robust intensity range of one modality {X, Y, Z}: the 0.5th and 99.5th percentiles of its
+// non-zero voxels, estimated from every k-th voxel (k chosen so that about 2^20 voxels are looked
+// at; all non-zero voxels when the sample holds fewer than 1000), and fences `widths` times the
+// percentile range beyond them. A volume without non-zero voxels gets infinite fences.
+struct IntensityFences {
+  double percentile_low = 0, percentile_high = 0;  // 0.5th and 99.5th
+  double low = 0, high = 0;                        // the fences
+};
+IntensityFences intensity_fences(const torch::Tensor& modality, double widths = 1.0);
+
+// Per modality of `image` {C,X,Y,Z}: non-zero voxels are clipped to intensity_fences(modality)
+// (one percentile range beyond the 0.5th/99.5th percentiles: ordinary MRI has no voxel there, a
+// few voxels at 1e30 are pulled back), then (x - mean) / std over that modality's non-zero voxels;
 // zero voxels stay exactly 0. A constant modality maps its non-zero voxels to 0 (no NaN).
 torch::Tensor zscore_nonzero(const torch::Tensor& image);
 
